@@ -1,0 +1,268 @@
+//! The gradient formula of every recorded op, written with public tensor ops.
+//!
+//! `backward(op, g)` returns one optional gradient per entry of `op.inputs()`, each with the
+//! shape and dtype of its input. Because the formulas are tensor ops, they run on every backend,
+//! and under `create_graph` they are recorded too.
+
+use super::Op;
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::{Result, Tensor};
+use std::f64::consts::PI;
+
+pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    Ok(match op {
+        Op::ToDType { x } => vec![Some(g.to_dtype(x.dtype())?)],
+        Op::ToDevice { x } => vec![Some(g.to_device(x.device())?)],
+        Op::Copy { .. } => vec![Some(g.clone())],
+        Op::Reshape { x } => vec![Some(g.reshape(x.shape())?)],
+        Op::Permute { perm, .. } => {
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            vec![Some(g.permute(inverse)?)]
+        }
+        Op::Expand { x } => vec![Some(g.sum_to(x.shape())?)],
+        Op::Narrow {
+            x,
+            dim,
+            start,
+            step,
+        } => {
+            let mut region = vec![(0, 1); x.rank()];
+            region[*dim] = (*start, *step);
+            vec![Some(g.embed(x.shape(), &region, 0.0)?)]
+        }
+        Op::Embed { x, region } => vec![Some(g.strided_box(region, x.dims())?)],
+        Op::Unary { x, op } => vec![Some(unary(*op, x, g)?)],
+        Op::Binary { lhs, rhs, op } => {
+            let (a, b) = binary(*op, lhs, rhs, g)?;
+            vec![a, b]
+        }
+        Op::Where { cond, .. } => {
+            let zero = g.zeros_like()?;
+            vec![
+                Some(cond.where_cond(g, &zero)?),
+                Some(cond.where_cond(&zero, g)?),
+            ]
+        }
+        Op::Sum { x, .. } => vec![Some(g.broadcast_to(x.shape())?.contiguous()?)],
+        Op::Prod { x, dims } => vec![Some(prod(x, dims, g)?)],
+        Op::Extremum { x, dims, out } => {
+            // Ties share the gradient evenly, as torch.amax/amin do.
+            let mask = x.eq(&out.broadcast_to(x.shape())?)?.to_dtype(x.dtype())?;
+            let count = mask.sum(dims.as_slice(), true)?;
+            vec![Some(mask.mul(&g.div(&count)?)?)]
+        }
+        Op::Matmul { lhs, rhs } => vec![
+            Some(g.matmul(&rhs.transpose(-1, -2)?)?),
+            Some(lhs.transpose(-1, -2)?.matmul(g)?),
+        ],
+        Op::Softmax { x, dim, log, out } => {
+            // Under create_graph, recompute the output so second derivatives flow through it.
+            let out = if super::is_grad_enabled() {
+                if *log {
+                    x.log_softmax(*dim)?
+                } else {
+                    x.softmax(*dim)?
+                }
+            } else {
+                out.clone()
+            };
+            let gx = if *log {
+                g.sub(&out.exp()?.mul(&g.sum(*dim, true)?)?)?
+            } else {
+                out.mul(&g.sub(&g.mul(&out)?.sum(*dim, true)?)?)?
+            };
+            vec![Some(gx)]
+        }
+        Op::Conv2d {
+            input,
+            weight,
+            params,
+        } => {
+            let (gi, gw) = crate::tensor::conv2d_grads(input, weight, g, params)?;
+            vec![Some(gi), Some(gw)]
+        }
+        Op::MaxPool2d { x, indices } => {
+            let d = x.dims();
+            let (planes, hw) = (d[0] * d[1], d[2] * d[3]);
+            let out_hw = g.elem_count() / planes.max(1);
+            let gi = Tensor::zeros([planes, hw], g.dtype(), g.device())?.scatter_add(
+                1,
+                &indices.reshape([planes, out_hw])?,
+                &g.reshape([planes, out_hw])?,
+            )?;
+            vec![Some(gi.reshape(x.shape())?)]
+        }
+        Op::AvgPool2d { params, .. } => vec![Some(crate::tensor::avg_pool2d_grad(g, params)?)],
+        Op::IndexSelect { x, dim, index } => {
+            // index_add: scatter along `dim` with the index broadcast over the other dims.
+            let mut shape = vec![1; g.rank()];
+            shape[*dim] = index.elem_count();
+            let idx = index.reshape(shape)?.broadcast_to(g.shape())?;
+            vec![Some(x.zeros_like()?.scatter_add(*dim, &idx, g)?)]
+        }
+        Op::Gather { x, dim, index } => vec![Some(x.zeros_like()?.scatter_add(*dim, index, g)?)],
+        Op::ScatterAdd { dim, index, .. } => vec![Some(g.clone()), Some(g.gather(*dim, index)?)],
+        Op::Cat { xs, dim } => {
+            let mut start = 0;
+            let mut out = Vec::with_capacity(xs.len());
+            for x in xs {
+                let len = x.dims()[*dim];
+                out.push(Some(g.narrow(*dim, start, len)?));
+                start += len;
+            }
+            out
+        }
+    })
+}
+
+/// d op(x) / dx · g.
+fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let one = |t: &Tensor| t.ones_like();
+    Ok(match op {
+        UnaryOp::Neg => g.neg()?,
+        UnaryOp::Abs => g.mul(&x.sign()?)?,
+        UnaryOp::Exp => g.mul(&x.exp()?)?,
+        UnaryOp::Log => g.div(x)?,
+        UnaryOp::Log1p => g.div(&x.add_scalar(1.0)?)?,
+        UnaryOp::Sqrt => g.div(&x.sqrt()?.mul_scalar(2.0)?)?,
+        UnaryOp::Rsqrt => g.mul(&x.rsqrt()?.div(x)?.mul_scalar(-0.5)?)?,
+        UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,
+        UnaryOp::Sin => g.mul(&x.cos()?)?,
+        UnaryOp::Cos => g.mul(&x.sin()?.neg()?)?,
+        UnaryOp::Tanh => {
+            let t = x.tanh()?;
+            g.mul(&one(&t)?.sub(&t.square()?)?)?
+        }
+        UnaryOp::Sigmoid => {
+            let s = x.sigmoid()?;
+            g.mul(&s.mul(&one(&s)?.sub(&s)?)?)?
+        }
+        UnaryOp::Relu => g.mul(&x.gt_scalar(0.0)?.to_dtype(x.dtype())?)?,
+        UnaryOp::LeakyRelu(slope) => {
+            let pos = x.gt_scalar(0.0)?;
+            let slope_t = Tensor::full_like(x, slope)?;
+            g.mul(&pos.where_cond(&one(x)?, &slope_t)?)?
+        }
+        UnaryOp::Gelu => {
+            // Φ(x) + x φ(x)
+            let cdf = x
+                .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+                .erf()?
+                .add_scalar(1.0)?
+                .mul_scalar(0.5)?;
+            let pdf = x
+                .square()?
+                .mul_scalar(-0.5)?
+                .exp()?
+                .mul_scalar(1.0 / (2.0 * PI).sqrt())?;
+            g.mul(&cdf.add(&x.mul(&pdf)?)?)?
+        }
+        UnaryOp::GeluTanh => {
+            let k = (2.0 / PI).sqrt();
+            let x2 = x.square()?;
+            let inner = x
+                .mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?
+                .mul_scalar(k)?;
+            let t = inner.tanh()?;
+            let left = t.add_scalar(1.0)?.mul_scalar(0.5)?;
+            let dinner = x2
+                .mul_scalar(3.0 * 0.044715)?
+                .add_scalar(1.0)?
+                .mul_scalar(k)?;
+            let right = x
+                .mul(&one(&t)?.sub(&t.square()?)?)?
+                .mul(&dinner)?
+                .mul_scalar(0.5)?;
+            g.mul(&left.add(&right)?)?
+        }
+        UnaryOp::Silu => {
+            let s = x.sigmoid()?;
+            let d = s.mul(&x.mul(&one(&s)?.sub(&s)?)?.add_scalar(1.0)?)?;
+            g.mul(&d)?
+        }
+        UnaryOp::Softplus { beta, threshold } => {
+            let bx = x.mul_scalar(beta)?;
+            let linear = bx.gt_scalar(threshold)?;
+            g.mul(&linear.where_cond(&one(x)?, &bx.sigmoid()?)?)?
+        }
+        UnaryOp::Erf => g.mul(&x.square()?.neg()?.exp()?.mul_scalar(2.0 / PI.sqrt())?)?,
+        UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => g.zeros_like()?,
+        UnaryOp::Recip => g.neg()?.div(&x.square()?)?,
+        UnaryOp::Clamp { min, max } => {
+            let inside = x.ge_scalar(min)?.logical_and(&x.le_scalar(max)?)?;
+            g.mul(&inside.to_dtype(x.dtype())?)?
+        }
+    })
+}
+
+/// (d/dlhs, d/drhs) of `lhs op rhs`, times `g`. The operands share the output's shape.
+fn binary(
+    op: BinaryOp,
+    lhs: &Tensor,
+    rhs: &Tensor,
+    g: &Tensor,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    Ok(match op {
+        BinaryOp::Add => (Some(g.clone()), Some(g.clone())),
+        BinaryOp::Sub => (Some(g.clone()), Some(g.neg()?)),
+        BinaryOp::Mul => (Some(g.mul(rhs)?), Some(g.mul(lhs)?)),
+        BinaryOp::Div => {
+            let gl = g.div(rhs)?;
+            let gr = gl.mul(lhs)?.div(rhs)?.neg()?;
+            (Some(gl), Some(gr))
+        }
+        BinaryOp::Pow => {
+            // d/da a^b = b a^(b-1); d/db a^b = a^b ln a, taken as 0 where a == 0 and b >= 0.
+            let gl = g.mul(&rhs.mul(&lhs.pow(&rhs.sub_scalar(1.0)?)?)?)?;
+            let out = lhs.pow(rhs)?;
+            let zero_base = lhs.eq_scalar(0.0)?.logical_and(&rhs.ge_scalar(0.0)?)?;
+            let safe_log = zero_base.where_cond(&lhs.ones_like()?, lhs)?.log()?;
+            let gr = g.mul(&out.mul(&safe_log)?)?;
+            let gr = zero_base.where_cond(&gr.zeros_like()?, &gr)?;
+            (Some(gl), Some(gr))
+        }
+        BinaryOp::Maximum | BinaryOp::Minimum => {
+            // The larger (smaller) operand takes the gradient; ties split it in half.
+            let (wins, loses) = if op == BinaryOp::Maximum {
+                (lhs.gt(rhs)?, lhs.lt(rhs)?)
+            } else {
+                (lhs.lt(rhs)?, lhs.gt(rhs)?)
+            };
+            let dt = g.dtype();
+            let tie = wins
+                .logical_or(&loses)?
+                .logical_not()?
+                .to_dtype(dt)?
+                .mul_scalar(0.5)?;
+            let wl = wins.to_dtype(dt)?.add(&tie)?;
+            let wr = loses.to_dtype(dt)?.add(&tie)?;
+            (Some(g.mul(&wl)?), Some(g.mul(&wr)?))
+        }
+        _ => (None, None),
+    })
+}
+
+/// The gradient of a product over `dims`, correct when elements are zero: with no zero in a
+/// slice it is `out / x`; with one zero, only that element gets the product of the others;
+/// with more, every element gets 0.
+fn prod(x: &Tensor, dims: &[usize], g: &Tensor) -> Result<Tensor> {
+    let is_zero = x.eq_scalar(0.0)?;
+    let zeros = is_zero.to_dtype(x.dtype())?.sum(dims, true)?;
+    let nonzero_x = is_zero.where_cond(&x.ones_like()?, x)?;
+    let prod_nonzero = nonzero_x.prod(dims, true)?;
+    let no_zero = prod_nonzero.div(&nonzero_x)?;
+    let one_zero = is_zero
+        .logical_and(&zeros.eq_scalar(1.0)?.broadcast_to(x.shape())?)?
+        .where_cond(
+            &prod_nonzero.broadcast_to(x.shape())?.contiguous()?,
+            &x.zeros_like()?,
+        )?;
+    let grad = zeros
+        .eq_scalar(0.0)?
+        .broadcast_to(x.shape())?
+        .where_cond(&no_zero, &one_zero)?;
+    grad.mul(g)
+}

@@ -1,0 +1,262 @@
+//! The CPU backend: Rayon for parallel loops, `gemm` for matrix products, im2col for conv.
+//!
+//! f16 and bf16 are stored as such and computed in f32. Every kernel has a contiguous fast
+//! path and a strided path (see `strided.rs`).
+
+mod conv;
+mod elementwise;
+mod index;
+mod matmul;
+mod pool;
+mod real;
+mod reduce;
+mod softmax;
+pub(crate) mod strided;
+
+use super::{
+    BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
+    MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
+};
+use crate::{DType, Device, Error, HostData, Layout, Result};
+use std::any::Any;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The CPU backend. Use it through [`crate::backend::get`]`(Device::Cpu)`.
+#[derive(Debug, Default)]
+pub struct CpuBackend {
+    memory: MemoryCounters,
+}
+
+impl CpuBackend {
+    /// A CPU backend with fresh memory counters.
+    pub fn new() -> Self {
+        CpuBackend::default()
+    }
+}
+
+/// A CPU buffer: host data behind a lock, so that `copy_into` can write in place.
+#[derive(Debug)]
+pub struct CpuBuffer {
+    data: RwLock<HostData>,
+    dtype: DType,
+    len: usize,
+}
+
+impl CpuBuffer {
+    /// Wraps host data.
+    pub fn new(data: HostData) -> Self {
+        CpuBuffer {
+            dtype: data.dtype(),
+            len: data.len(),
+            data: RwLock::new(data),
+        }
+    }
+
+    /// Boxes host data as a buffer.
+    pub fn boxed(data: HostData) -> BufferBox {
+        Box::new(CpuBuffer::new(data))
+    }
+
+    /// Reads the data.
+    pub fn read(&self) -> RwLockReadGuard<'_, HostData> {
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HostData> {
+        self.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Buffer for CpuBuffer {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Downcasts a buffer that must belong to the CPU backend.
+pub(crate) fn cpu_buf<'a>(buf: &'a dyn Buffer, op: &'static str) -> Result<&'a CpuBuffer> {
+    buf.as_any()
+        .downcast_ref::<CpuBuffer>()
+        .ok_or_else(|| Error::invalid(op, format!("the CPU backend got a foreign buffer {buf:?}")))
+}
+
+/// A read-locked view: the data and its layout.
+pub(crate) struct Read<'a> {
+    pub data: RwLockReadGuard<'a, HostData>,
+    pub layout: &'a Layout,
+}
+
+pub(crate) fn read<'a>(v: View<'a>, op: &'static str) -> Result<Read<'a>> {
+    Ok(Read {
+        data: cpu_buf(v.buf, op)?.read(),
+        layout: v.layout,
+    })
+}
+
+impl DeviceBackend for CpuBackend {
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+
+    fn upload(&self, data: HostData) -> Result<BufferBox> {
+        Ok(CpuBuffer::boxed(data))
+    }
+
+    fn to_host(&self, src: View<'_>) -> Result<HostData> {
+        let r = read(src, "to_host")?;
+        Ok(elementwise::copy(&r.data, r.layout, r.data.dtype()))
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn memory(&self) -> &MemoryCounters {
+        &self.memory
+    }
+}
+
+impl Kernels for CpuBackend {
+    fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox> {
+        Ok(CpuBuffer::boxed(HostData::filled(dtype, len, value)))
+    }
+
+    fn random(
+        &self,
+        dist: Distribution,
+        dtype: DType,
+        len: usize,
+        seed: u64,
+        offset: u64,
+    ) -> Result<BufferBox> {
+        Ok(CpuBuffer::boxed(crate::rng::fill_host(
+            dist, dtype, len, seed, offset,
+        )))
+    }
+
+    fn copy(&self, src: View<'_>, dtype: DType) -> Result<BufferBox> {
+        let r = read(src, "copy")?;
+        Ok(CpuBuffer::boxed(elementwise::copy(
+            &r.data, r.layout, dtype,
+        )))
+    }
+
+    fn copy_into(&self, src: View<'_>, dst: &dyn Buffer, dst_layout: &Layout) -> Result<()> {
+        let dst_buf = cpu_buf(dst, "copy_into")?;
+        let src_buf = cpu_buf(src.buf, "copy_into")?;
+        // Stage through a contiguous copy: the read lock is released before the write lock is
+        // taken, so source and destination may share the buffer.
+        let staged = elementwise::copy(&src_buf.read(), src.layout, dst.dtype());
+        elementwise::scatter_into(&staged, &mut dst_buf.write(), dst_layout);
+        Ok(())
+    }
+
+    fn unary(&self, op: UnaryOp, src: View<'_>) -> Result<BufferBox> {
+        let r = read(src, op.name())?;
+        elementwise::unary(op, &r.data, r.layout).map(CpuBuffer::boxed)
+    }
+
+    fn binary(&self, op: BinaryOp, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox> {
+        let (a, b) = (read(lhs, op.name())?, read(rhs, op.name())?);
+        elementwise::binary(op, &a.data, a.layout, &b.data, b.layout).map(CpuBuffer::boxed)
+    }
+
+    fn where_cond(
+        &self,
+        cond: View<'_>,
+        on_true: View<'_>,
+        on_false: View<'_>,
+    ) -> Result<BufferBox> {
+        let c = read(cond, "where")?;
+        let (t, f) = (read(on_true, "where")?, read(on_false, "where")?);
+        elementwise::where_cond(&c, &t, &f).map(CpuBuffer::boxed)
+    }
+
+    fn reduce(&self, op: ReduceOp, src: View<'_>, dims: &[usize]) -> Result<BufferBox> {
+        let r = read(src, "reduce")?;
+        reduce::reduce(op, &r.data, r.layout, dims).map(CpuBuffer::boxed)
+    }
+
+    fn matmul(&self, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox> {
+        let (a, b) = (read(lhs, "matmul")?, read(rhs, "matmul")?);
+        matmul::matmul(&a, &b).map(CpuBuffer::boxed)
+    }
+
+    fn conv2d(&self, input: View<'_>, weight: View<'_>, p: &Conv2dParams) -> Result<BufferBox> {
+        let (x, w) = (read(input, "conv2d")?, read(weight, "conv2d")?);
+        conv::forward(&x, &w, p).map(CpuBuffer::boxed)
+    }
+
+    fn conv2d_backward_input(
+        &self,
+        grad_out: View<'_>,
+        weight: View<'_>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox> {
+        let (g, w) = (read(grad_out, "conv2d")?, read(weight, "conv2d")?);
+        conv::backward_input(&g, &w, p).map(CpuBuffer::boxed)
+    }
+
+    fn conv2d_backward_weight(
+        &self,
+        input: View<'_>,
+        grad_out: View<'_>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox> {
+        let (x, g) = (read(input, "conv2d")?, read(grad_out, "conv2d")?);
+        conv::backward_weight(&x, &g, p).map(CpuBuffer::boxed)
+    }
+
+    fn max_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<(BufferBox, BufferBox)> {
+        let x = read(input, "max_pool2d")?;
+        let (v, i) = pool::max_pool2d(&x, p)?;
+        Ok((CpuBuffer::boxed(v), CpuBuffer::boxed(i)))
+    }
+
+    fn avg_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<BufferBox> {
+        let x = read(input, "avg_pool2d")?;
+        pool::avg_pool2d(&x, p).map(CpuBuffer::boxed)
+    }
+
+    fn avg_pool2d_backward(&self, grad_out: View<'_>, p: &Pool2dParams) -> Result<BufferBox> {
+        let g = read(grad_out, "avg_pool2d")?;
+        pool::avg_pool2d_backward(&g, p).map(CpuBuffer::boxed)
+    }
+
+    fn index_select(&self, src: View<'_>, dim: usize, index: View<'_>) -> Result<BufferBox> {
+        let (s, i) = (read(src, "index_select")?, read(index, "index_select")?);
+        index::index_select(&s, dim, &i).map(CpuBuffer::boxed)
+    }
+
+    fn gather(&self, src: View<'_>, dim: usize, index: View<'_>) -> Result<BufferBox> {
+        let (s, i) = (read(src, "gather")?, read(index, "gather")?);
+        index::gather(&s, dim, &i).map(CpuBuffer::boxed)
+    }
+
+    fn scatter_add(
+        &self,
+        base: View<'_>,
+        dim: usize,
+        index: View<'_>,
+        src: View<'_>,
+    ) -> Result<BufferBox> {
+        let b = read(base, "scatter_add")?;
+        let (i, s) = (read(index, "scatter_add")?, read(src, "scatter_add")?);
+        index::scatter_add(&b, dim, &i, &s).map(CpuBuffer::boxed)
+    }
+
+    fn softmax(&self, src: View<'_>, dim: usize, log: bool) -> Result<BufferBox> {
+        let r = read(src, "softmax")?;
+        softmax::softmax(&r, dim, log).map(CpuBuffer::boxed)
+    }
+}

@@ -1,0 +1,255 @@
+//! The backend contract: what every device provides.
+//!
+//! Two small traits define a backend:
+//! - [`DeviceBackend`]: host↔device copies, synchronisation and memory accounting;
+//! - [`Kernels`]: the primitive ops, each on (buffer, layout) pairs ([`View`]s).
+//!
+//! Every kernel writes a fresh contiguous buffer (except [`Kernels::copy_into`]), so inputs may
+//! be any strided view, including expanded dims with stride 0. Fused fast paths (softmax, ...) are
+//! default methods that return [`Error::NotSupported`]; the tensor layer then composes the
+//! primitives.
+//!
+//! Execution may be asynchronous: a kernel may return before its work has run, and its output
+//! buffer may be read only through [`DeviceBackend::to_host`], which waits. A failure raised by
+//! device work surfaces at the next synchronisation.
+
+pub mod cpu;
+mod ops;
+mod registry;
+
+pub use ops::{BinaryOp, Conv2dParams, Distribution, Pool2dParams, ReduceOp, UnaryOp};
+pub use registry::{get, register};
+
+use crate::{DType, Device, Error, HostData, Layout, Result};
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A device buffer: a run of elements of one dtype, owned by a backend.
+pub trait Buffer: Any + Send + Sync + Debug {
+    /// The element dtype.
+    fn dtype(&self) -> DType;
+    /// Number of elements.
+    fn len(&self) -> usize;
+    /// True when the buffer has no elements.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// For the owning backend to downcast to its own buffer type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// An owned buffer, as kernels return them.
+pub type BufferBox = Box<dyn Buffer>;
+
+/// A strided view of a buffer: the input of every kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    /// The buffer holding the elements.
+    pub buf: &'a dyn Buffer,
+    /// Where the view's elements sit in `buf`.
+    pub layout: &'a Layout,
+}
+
+impl<'a> View<'a> {
+    /// A view of `buf` through `layout`.
+    pub fn new(buf: &'a dyn Buffer, layout: &'a Layout) -> Self {
+        View { buf, layout }
+    }
+
+    /// The element dtype.
+    pub fn dtype(&self) -> DType {
+        self.buf.dtype()
+    }
+
+    /// The view's dimension sizes.
+    pub fn dims(&self) -> &'a [usize] {
+        self.layout.dims()
+    }
+}
+
+/// Device-level services: copies between host and device, synchronisation, memory accounting.
+pub trait DeviceBackend: Send + Sync + Debug {
+    /// The device this backend drives.
+    fn device(&self) -> Device;
+
+    /// A human-readable description, e.g. `cpu (2 threads)`.
+    fn describe(&self) -> String;
+
+    /// Total device memory in bytes, where known.
+    fn total_memory(&self) -> Option<usize> {
+        None
+    }
+
+    /// Copies host data into a new device buffer of the same dtype.
+    fn upload(&self, data: HostData) -> Result<BufferBox>;
+
+    /// Copies the elements of `src`, in row-major order, to the host. Waits for all work that
+    /// produces them, and reports any error raised by earlier device work.
+    fn to_host(&self, src: View<'_>) -> Result<HostData>;
+
+    /// Waits until all queued work has finished, and reports any error it raised.
+    fn synchronize(&self) -> Result<()>;
+
+    /// The live-storage counters of this device.
+    fn memory(&self) -> &MemoryCounters;
+}
+
+/// The primitive ops every backend implements, and the optional fused ones.
+pub trait Kernels: DeviceBackend {
+    /// `len` elements of `dtype`, each equal to `value` (cast as `as` casts do).
+    fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox>;
+
+    /// `len` random elements of `dtype` from `dist`, from the Philox stream `seed` starting at
+    /// block `offset` (see [`crate::rng`] for the exact mapping, which every backend shares).
+    fn random(
+        &self,
+        dist: Distribution,
+        dtype: DType,
+        len: usize,
+        seed: u64,
+        offset: u64,
+    ) -> Result<BufferBox>;
+
+    /// A contiguous copy of `src`, cast to `dtype`.
+    fn copy(&self, src: View<'_>, dtype: DType) -> Result<BufferBox>;
+
+    /// Writes the elements of `src` (cast to the dtype of `dst`) into the strided region
+    /// `dst_layout` of the existing buffer `dst`. Shapes are equal.
+    fn copy_into(&self, src: View<'_>, dst: &dyn Buffer, dst_layout: &Layout) -> Result<()>;
+
+    /// Elementwise `op(src)`, same dtype.
+    fn unary(&self, op: UnaryOp, src: View<'_>) -> Result<BufferBox>;
+
+    /// Elementwise `op(lhs, rhs)`. Both have the same shape (broadcast by stride 0) and dtype;
+    /// the output has that dtype, or Bool for comparisons and logical ops.
+    fn binary(&self, op: BinaryOp, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox>;
+
+    /// `cond ? on_true : on_false` elementwise; `cond` is Bool, the others share a dtype, all
+    /// share a shape.
+    fn where_cond(
+        &self,
+        cond: View<'_>,
+        on_true: View<'_>,
+        on_false: View<'_>,
+    ) -> Result<BufferBox>;
+
+    /// Reduces `src` over `dims` (sorted, non-empty). The output is contiguous with the shape
+    /// of `src` where reduced dims have size 1. ArgMax and ArgMin take one dim and give I64.
+    fn reduce(&self, op: ReduceOp, src: View<'_>, dims: &[usize]) -> Result<BufferBox>;
+
+    /// Batched matrix product: `lhs` is `[batch.., m, k]`, `rhs` is `[batch.., k, n]` with the
+    /// same batch dims (broadcast by stride 0); the output is `[batch.., m, n]`. Float dtypes.
+    fn matmul(&self, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox>;
+
+    /// 2-D convolution (cross-correlation): `input` `[n, c_in, h, w]`, `weight`
+    /// `[c_out, c_in / groups, kh, kw]`, output `[n, c_out, out_h, out_w]`.
+    fn conv2d(&self, input: View<'_>, weight: View<'_>, p: &Conv2dParams) -> Result<BufferBox>;
+
+    /// Gradient of [`Kernels::conv2d`] with respect to its input: `grad_out`
+    /// `[n, c_out, out_h, out_w]` to `[n, c_in, h, w]`.
+    fn conv2d_backward_input(
+        &self,
+        grad_out: View<'_>,
+        weight: View<'_>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox>;
+
+    /// Gradient of [`Kernels::conv2d`] with respect to its weight, `[c_out, c_in / groups, kh, kw]`.
+    fn conv2d_backward_weight(
+        &self,
+        input: View<'_>,
+        grad_out: View<'_>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox>;
+
+    /// 2-D max pooling of `[n, c, h, w]`: the maxima `[n, c, out_h, out_w]`, and (I64, same shape)
+    /// the index of each maximum within its `h * w` input plane.
+    fn max_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<(BufferBox, BufferBox)>;
+
+    /// 2-D average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
+    fn avg_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<BufferBox>;
+
+    /// Gradient of [`Kernels::avg_pool2d`]: `[n, c, out_h, out_w]` to `[n, c, h, w]`.
+    fn avg_pool2d_backward(&self, grad_out: View<'_>, p: &Pool2dParams) -> Result<BufferBox>;
+
+    /// `src` indexed along `dim` by the 1-D I64/I32 `index`: the output has `src`'s shape with
+    /// `dim` of size `index.len()`. An index out of range is an error.
+    fn index_select(&self, src: View<'_>, dim: usize, index: View<'_>) -> Result<BufferBox>;
+
+    /// `out[i][j][k] = src[i][index[i][j][k]][k]` for `dim == 1` (likewise for other dims); the
+    /// output has `index`'s shape.
+    fn gather(&self, src: View<'_>, dim: usize, index: View<'_>) -> Result<BufferBox>;
+
+    /// A copy of `base` with `base[i][index[i][j][k]][k] += src[i][j][k]` for `dim == 1`
+    /// (likewise for other dims). `index` and `src` share a shape.
+    fn scatter_add(
+        &self,
+        base: View<'_>,
+        dim: usize,
+        index: View<'_>,
+        src: View<'_>,
+    ) -> Result<BufferBox>;
+
+    /// Optional fused softmax (`log = false`) or log-softmax (`log = true`) along `dim`. Float
+    /// dtypes; the output is contiguous with `src`'s shape.
+    fn softmax(&self, src: View<'_>, dim: usize, log: bool) -> Result<BufferBox> {
+        let _ = (src, dim, log);
+        Err(Error::NotSupported {
+            op: "softmax",
+            backend: self.describe(),
+        })
+    }
+}
+
+/// A complete backend: device services and kernels.
+pub trait Backend: Kernels {}
+impl<T: Kernels> Backend for T {}
+
+/// Counts of live storages and bytes on one device, kept by the storage layer.
+#[derive(Debug, Default)]
+pub struct MemoryCounters {
+    live_storages: AtomicUsize,
+    live_bytes: AtomicUsize,
+    peak_bytes: AtomicUsize,
+    allocations: AtomicUsize,
+}
+
+/// A snapshot of [`MemoryCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Storages alive now.
+    pub live_storages: usize,
+    /// Bytes held by the live storages.
+    pub live_bytes: usize,
+    /// The most bytes live at once since the process started.
+    pub peak_bytes: usize,
+    /// Storages created since the process started.
+    pub allocations: usize,
+}
+
+impl MemoryCounters {
+    /// Records a new storage of `bytes`.
+    pub fn on_alloc(&self, bytes: usize) {
+        self.live_storages.fetch_add(1, Ordering::Relaxed);
+        self.allocations.fetch_add(1, Ordering::Relaxed);
+        let now = self.live_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak_bytes.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// Records that a storage of `bytes` was dropped.
+    pub fn on_free(&self, bytes: usize) {
+        self.live_storages.fetch_sub(1, Ordering::Relaxed);
+        self.live_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The current counts.
+    pub fn stats(&self) -> MemoryStats {
+        MemoryStats {
+            live_storages: self.live_storages.load(Ordering::Relaxed),
+            live_bytes: self.live_bytes.load(Ordering::Relaxed),
+            peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
+            allocations: self.allocations.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Storage: one backend buffer, shared by every tensor that views it.
+
+use crate::backend::{get, Backend, BufferBox, MemoryStats};
+use crate::{Device, Result};
+use std::sync::Arc;
+
+/// A device buffer and the backend that owns it. Dropping the last `Arc<Storage>` frees the
+/// buffer and updates the device's memory counters.
+#[derive(Debug)]
+pub(crate) struct Storage {
+    buffer: BufferBox,
+    backend: Arc<dyn Backend>,
+    bytes: usize,
+}
+
+impl Storage {
+    /// Wraps a buffer that `backend` just made.
+    pub(crate) fn new(backend: Arc<dyn Backend>, buffer: BufferBox) -> Arc<Storage> {
+        let bytes = buffer.len() * buffer.dtype().size_in_bytes();
+        backend.memory().on_alloc(bytes);
+        Arc::new(Storage {
+            buffer,
+            backend,
+            bytes,
+        })
+    }
+
+    pub(crate) fn buffer(&self) -> &dyn crate::backend::Buffer {
+        &*self.buffer
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        self.backend.memory().on_free(self.bytes);
+    }
+}
+
+/// Live storages, live bytes and peak bytes of `device`.
+///
+/// ```
+/// use silica_core::{memory_stats, Device, Tensor, DType};
+/// let before = memory_stats(Device::Cpu).unwrap();
+/// let t = Tensor::zeros([256], DType::F32, Device::Cpu).unwrap();
+/// assert!(memory_stats(Device::Cpu).unwrap().peak_bytes >= 1024);
+/// drop(t);
+/// ```
+pub fn memory_stats(device: Device) -> Result<MemoryStats> {
+    Ok(get(device)?.memory().stats())
+}

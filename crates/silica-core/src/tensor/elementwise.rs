@@ -1,0 +1,395 @@
+//! Elementwise ops with PyTorch's broadcasting and type promotion.
+
+use super::Tensor;
+use crate::autograd::{record, Op};
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::dtype::result_type;
+use crate::{DType, Error, Result, Scalar};
+
+impl Tensor {
+    fn unary_op(&self, op: UnaryOp) -> Result<Tensor> {
+        let x = if self.dtype().is_float() || (op.takes_int() && self.dtype() != DType::Bool) {
+            self.clone()
+        } else if self.dtype() == DType::Bool && op.takes_int() {
+            return Err(Error::dtype(op.name(), DType::Bool, "a numeric dtype"));
+        } else {
+            // Float-valued ops on integers compute in the default float dtype, as in PyTorch.
+            crate::autograd::no_grad_scope(|| self.to_dtype(DType::F32))?
+        };
+        let buf = x.backend().unary(op, x.as_view())?;
+        let op = if x.dtype().is_float() {
+            record(&[&x], || Op::Unary { x: x.clone(), op })
+        } else {
+            None
+        };
+        Ok(Tensor::from_buffer(
+            x.backend().clone(),
+            buf,
+            x.shape().clone(),
+            op,
+        ))
+    }
+
+    /// `-x`.
+    pub fn neg(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Neg)
+    }
+    /// `|x|`.
+    pub fn abs(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Abs)
+    }
+    /// `e^x`.
+    pub fn exp(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Exp)
+    }
+    /// Natural logarithm.
+    pub fn log(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Log)
+    }
+    /// `ln(1 + x)`, accurate near 0.
+    pub fn log1p(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Log1p)
+    }
+    /// Square root.
+    pub fn sqrt(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Sqrt)
+    }
+    /// `1 / sqrt(x)`.
+    pub fn rsqrt(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Rsqrt)
+    }
+    /// `x * x`.
+    pub fn square(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Square)
+    }
+    /// Sine.
+    pub fn sin(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Sin)
+    }
+    /// Cosine.
+    pub fn cos(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Cos)
+    }
+    /// Hyperbolic tangent.
+    pub fn tanh(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Tanh)
+    }
+    /// `1 / (1 + e^-x)`.
+    pub fn sigmoid(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Sigmoid)
+    }
+    /// `max(x, 0)`.
+    pub fn relu(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Relu)
+    }
+    /// `x` where positive, else `slope * x` (PyTorch's default slope is 0.01).
+    pub fn leaky_relu(&self, slope: f64) -> Result<Tensor> {
+        self.unary_op(UnaryOp::LeakyRelu(slope))
+    }
+    /// GELU with the exact normal CDF: `x * Φ(x)`.
+    pub fn gelu(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Gelu)
+    }
+    /// GELU's tanh approximation (`approximate='tanh'` in PyTorch).
+    pub fn gelu_tanh(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::GeluTanh)
+    }
+    /// `x * sigmoid(x)`.
+    pub fn silu(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Silu)
+    }
+    /// `ln(1 + e^x)`, with PyTorch's defaults (beta 1, threshold 20).
+    pub fn softplus(&self) -> Result<Tensor> {
+        self.softplus_with(1.0, 20.0)
+    }
+    /// `ln(1 + e^(beta x)) / beta`, linear where `beta x > threshold`.
+    pub fn softplus_with(&self, beta: f64, threshold: f64) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Softplus { beta, threshold })
+    }
+    /// The error function.
+    pub fn erf(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Erf)
+    }
+    /// -1, 0 or 1.
+    pub fn sign(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Sign)
+    }
+    /// Rounds down.
+    pub fn floor(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Floor)
+    }
+    /// Rounds up.
+    pub fn ceil(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Ceil)
+    }
+    /// Rounds half to even, as `torch.round`.
+    pub fn round(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Round)
+    }
+    /// `1 / x`.
+    pub fn recip(&self) -> Result<Tensor> {
+        self.unary_op(UnaryOp::Recip)
+    }
+    /// Limits every element to `[min, max]` (use infinities for one-sided bounds).
+    pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
+        if min > max {
+            return Err(Error::invalid(
+                "clamp",
+                format!("min {min} exceeds max {max}"),
+            ));
+        }
+        self.unary_op(UnaryOp::Clamp { min, max })
+    }
+
+    /// Broadcasts and promotes `self` and `rhs`, then applies `op` in `dtype`.
+    fn binary_in(&self, op: BinaryOp, rhs: &Tensor, dtype: DType) -> Result<Tensor> {
+        self.same_device(op.name(), &[rhs])?;
+        let shape = self.shape().broadcast(rhs.shape(), op.name())?;
+        let prep = |t: &Tensor| -> Result<Tensor> {
+            let t = if op.is_predicate() {
+                crate::autograd::no_grad_scope(|| t.to_dtype(dtype))?
+            } else {
+                t.to_dtype(dtype)?
+            };
+            t.broadcast_to(shape.clone())
+        };
+        let (a, b) = (prep(self)?, prep(rhs)?);
+        let buf = a.backend().binary(op, a.as_view(), b.as_view())?;
+        let rec = if op.is_predicate() || !dtype.is_float() {
+            None
+        } else {
+            record(&[&a, &b], || Op::Binary {
+                lhs: a.clone(),
+                rhs: b.clone(),
+                op,
+            })
+        };
+        Ok(Tensor::from_buffer(a.backend().clone(), buf, shape, rec))
+    }
+
+    /// The dtype PyTorch computes `self op rhs` in.
+    fn promoted(&self, rhs: &Tensor) -> DType {
+        let (mut dim, mut zero) = (None, None);
+        for t in [self, rhs] {
+            let slot = if t.rank() == 0 { &mut zero } else { &mut dim };
+            *slot = Some(slot.map_or(t.dtype(), |d: DType| d.promote(t.dtype())));
+        }
+        result_type(dim, zero, None)
+    }
+
+    fn binary_op(&self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
+        let mut dtype = self.promoted(rhs);
+        if op == BinaryOp::Div {
+            dtype = dtype.to_float();
+        }
+        self.binary_in(op, rhs, dtype)
+    }
+
+    fn binary_scalar(&self, op: BinaryOp, s: Scalar) -> Result<Tensor> {
+        let (dim, zero) = if self.rank() == 0 {
+            (None, Some(self.dtype()))
+        } else {
+            (Some(self.dtype()), None)
+        };
+        let mut dtype = result_type(dim, zero, Some(s.wrapped_dtype()));
+        if op == BinaryOp::Div {
+            dtype = dtype.to_float();
+        }
+        let rhs = Tensor::full((), s.to_f64(), dtype, self.device())?;
+        self.binary_in(op, &rhs, dtype)
+    }
+
+    /// `self + rhs`, broadcasting.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device};
+    /// let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], [2, 2], Device::Cpu).unwrap();
+    /// let b = Tensor::from_slice(&[10.0f32, 20.0], [2], Device::Cpu).unwrap();
+    /// assert_eq!(a.add(&b).unwrap().to_vec::<f32>().unwrap(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// ```
+    pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Add, rhs)
+    }
+    /// `self - rhs`, broadcasting.
+    pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Sub, rhs)
+    }
+    /// `self * rhs`, broadcasting.
+    pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Mul, rhs)
+    }
+    /// `self / rhs` (true division: integers give floats), broadcasting.
+    pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Div, rhs)
+    }
+    /// `self ^ rhs`, broadcasting.
+    pub fn pow(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Pow, rhs)
+    }
+    /// The elementwise maximum (NaN propagates), broadcasting.
+    pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Maximum, rhs)
+    }
+    /// The elementwise minimum (NaN propagates), broadcasting.
+    pub fn minimum(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Minimum, rhs)
+    }
+
+    /// `self + s`.
+    pub fn add_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Add, s.into())
+    }
+    /// `self - s`.
+    pub fn sub_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Sub, s.into())
+    }
+    /// `self * s`.
+    pub fn mul_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Mul, s.into())
+    }
+    /// `self / s` (true division).
+    pub fn div_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Div, s.into())
+    }
+    /// `self ^ s`.
+    pub fn pow_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Pow, s.into())
+    }
+    /// `max(self, s)` elementwise.
+    pub fn maximum_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Maximum, s.into())
+    }
+    /// `min(self, s)` elementwise.
+    pub fn minimum_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Minimum, s.into())
+    }
+
+    /// `self == rhs` as Bool, broadcasting.
+    pub fn eq(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Eq, rhs)
+    }
+    /// `self != rhs` as Bool, broadcasting.
+    pub fn ne(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Ne, rhs)
+    }
+    /// `self < rhs` as Bool, broadcasting.
+    pub fn lt(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Lt, rhs)
+    }
+    /// `self <= rhs` as Bool, broadcasting.
+    pub fn le(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Le, rhs)
+    }
+    /// `self > rhs` as Bool, broadcasting.
+    pub fn gt(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Gt, rhs)
+    }
+    /// `self >= rhs` as Bool, broadcasting.
+    pub fn ge(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Ge, rhs)
+    }
+    /// `self == s` as Bool.
+    pub fn eq_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Eq, s.into())
+    }
+    /// `self != s` as Bool.
+    pub fn ne_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Ne, s.into())
+    }
+    /// `self < s` as Bool.
+    pub fn lt_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Lt, s.into())
+    }
+    /// `self <= s` as Bool.
+    pub fn le_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Le, s.into())
+    }
+    /// `self > s` as Bool.
+    pub fn gt_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Gt, s.into())
+    }
+    /// `self >= s` as Bool.
+    pub fn ge_scalar(&self, s: impl Into<Scalar>) -> Result<Tensor> {
+        self.binary_scalar(BinaryOp::Ge, s.into())
+    }
+
+    /// Elementwise logical and (non-zero is true), as Bool.
+    pub fn logical_and(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::And, rhs)
+    }
+    /// Elementwise logical or (non-zero is true), as Bool.
+    pub fn logical_or(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary_op(BinaryOp::Or, rhs)
+    }
+    /// Elementwise logical not (zero is true), as Bool.
+    pub fn logical_not(&self) -> Result<Tensor> {
+        self.eq_scalar(0)
+    }
+    /// True where an element is NaN.
+    pub fn isnan(&self) -> Result<Tensor> {
+        if self.dtype().is_float() {
+            self.ne(self)
+        } else {
+            Tensor::full(self.shape(), 0.0, DType::Bool, self.device())
+        }
+    }
+
+    /// `on_true` where `self` (a Bool condition) is true, else `on_false`, broadcasting all three.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device};
+    /// let x = Tensor::from_slice(&[-1.0f32, 2.0, -3.0], [3], Device::Cpu).unwrap();
+    /// let zero = x.zeros_like().unwrap();
+    /// let y = x.gt_scalar(0.0).unwrap().where_cond(&x, &zero).unwrap();
+    /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![0.0, 2.0, 0.0]);
+    /// ```
+    pub fn where_cond(&self, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        if self.dtype() != DType::Bool {
+            return Err(Error::dtype(
+                "where",
+                self.dtype(),
+                "bool for the condition",
+            ));
+        }
+        self.same_device("where", &[on_true, on_false])?;
+        let dtype = on_true.promoted(on_false);
+        let shape = self
+            .shape()
+            .broadcast(on_true.shape(), "where")?
+            .broadcast(on_false.shape(), "where")?;
+        let c = self.broadcast_to(shape.clone())?;
+        let a = on_true.to_dtype(dtype)?.broadcast_to(shape.clone())?;
+        let b = on_false.to_dtype(dtype)?.broadcast_to(shape.clone())?;
+        let buf = self
+            .backend()
+            .where_cond(c.as_view(), a.as_view(), b.as_view())?;
+        let rec = if dtype.is_float() {
+            record(&[&a, &b], || Op::Where {
+                cond: c.clone(),
+                on_true: a.clone(),
+                on_false: b.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(Tensor::from_buffer(self.backend().clone(), buf, shape, rec))
+    }
+
+    /// `value` where `mask` (Bool, broadcastable to this shape) is true, else `self`.
+    pub fn masked_fill(&self, mask: &Tensor, value: impl Into<Scalar>) -> Result<Tensor> {
+        let shape = mask.shape().broadcast(self.shape(), "masked_fill")?;
+        if &shape != self.shape() {
+            return Err(Error::shape(
+                "masked_fill",
+                &[mask.shape(), self.shape()],
+                format!(
+                    "mask of shape {} does not broadcast to the tensor's shape {}",
+                    mask.shape(),
+                    self.shape()
+                ),
+            ));
+        }
+        let fill = Tensor::full((), value.into().to_f64(), self.dtype(), self.device())?;
+        mask.where_cond(&fill, self)
+    }
+}

@@ -1,0 +1,265 @@
+//! Indexing and joining: index_select, gather, scatter_add, embedding, cat, stack.
+
+use super::Tensor;
+use crate::autograd::{record, Op};
+use crate::{DType, Dim, Error, Layout, Result, Shape};
+
+fn check_index_dtype(op: &'static str, index: &Tensor) -> Result<()> {
+    match index.dtype() {
+        DType::I64 | DType::I32 => Ok(()),
+        d => Err(Error::dtype(
+            op,
+            d,
+            format!("i64 or i32 indices (index shape {})", index.shape()),
+        )),
+    }
+}
+
+impl Tensor {
+    /// The entries of `dim` listed by the 1-D integer `index`, as `torch.index_select`.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device};
+    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [3, 2], Device::Cpu).unwrap();
+    /// let i = Tensor::from_slice(&[2i64, 0], [2], Device::Cpu).unwrap();
+    /// assert_eq!(t.index_select(0, &i).unwrap().to_vec::<f32>().unwrap(), vec![5.0, 6.0, 1.0, 2.0]);
+    /// ```
+    pub fn index_select(&self, dim: impl Dim, index: &Tensor) -> Result<Tensor> {
+        let d = self.shape().dim("index_select", dim)?;
+        self.same_device("index_select", &[index])?;
+        check_index_dtype("index_select", index)?;
+        if index.rank() > 1 {
+            return Err(Error::shape(
+                "index_select",
+                &[index.shape()],
+                format!("index must be 1-D, got shape {}", index.shape()),
+            ));
+        }
+        let mut dims = self.dims().to_vec();
+        dims[d] = index.elem_count();
+        let buf = self
+            .backend()
+            .index_select(self.as_view(), d, index.as_view())?;
+        let op = record(&[self], || Op::IndexSelect {
+            x: self.clone(),
+            dim: d,
+            index: index.flatten_all().expect("1-D"),
+        });
+        Ok(Tensor::from_buffer(
+            self.backend().clone(),
+            buf,
+            Shape::new(dims),
+            op,
+        ))
+    }
+
+    /// Checks gather/scatter index shapes: same rank, and no larger than `self` off `dim`.
+    fn check_scatter_shapes(&self, op: &'static str, d: usize, index: &Tensor) -> Result<()> {
+        check_index_dtype(op, index)?;
+        self.same_device(op, &[index])?;
+        let ok = index.rank() == self.rank()
+            && (0..self.rank()).all(|i| i == d || index.dims()[i] <= self.dims()[i]);
+        if !ok {
+            return Err(Error::shape(
+                op,
+                &[self.shape(), index.shape()],
+                format!(
+                    "index of shape {} must have the rank of the tensor ({}) and no larger size off dim {d}",
+                    index.shape(),
+                    self.shape()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `out[i][j] = self[i][index[i][j]]` for `dim = 1` (likewise for other dims), as
+    /// `torch.gather`.
+    pub fn gather(&self, dim: impl Dim, index: &Tensor) -> Result<Tensor> {
+        let d = self.shape().dim("gather", dim)?;
+        self.check_scatter_shapes("gather", d, index)?;
+        let buf = self.backend().gather(self.as_view(), d, index.as_view())?;
+        let op = record(&[self], || Op::Gather {
+            x: self.clone(),
+            dim: d,
+            index: index.clone(),
+        });
+        Ok(Tensor::from_buffer(
+            self.backend().clone(),
+            buf,
+            index.shape().clone(),
+            op,
+        ))
+    }
+
+    /// A copy of `self` with `out[i][index[i][j]] += src[i][j]` for `dim = 1` (likewise for
+    /// other dims), as `torch.scatter_add`.
+    pub fn scatter_add(&self, dim: impl Dim, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let d = self.shape().dim("scatter_add", dim)?;
+        self.check_scatter_shapes("scatter_add", d, index)?;
+        self.same_device("scatter_add", &[src])?;
+        let fits =
+            src.rank() == index.rank() && (0..src.rank()).all(|i| index.dims()[i] <= src.dims()[i]);
+        if !fits {
+            return Err(Error::shape(
+                "scatter_add",
+                &[index.shape(), src.shape()],
+                format!(
+                    "index of shape {} must not be larger than src of shape {}",
+                    index.shape(),
+                    src.shape()
+                ),
+            ));
+        }
+        let src = src.to_dtype(self.dtype())?;
+        let buf = self
+            .backend()
+            .scatter_add(self.as_view(), d, index.as_view(), src.as_view())?;
+        let op = record(&[self, &src], || Op::ScatterAdd {
+            base: self.clone(),
+            dim: d,
+            index: index.clone(),
+            src: src.clone(),
+        });
+        Ok(Tensor::from_buffer(
+            self.backend().clone(),
+            buf,
+            self.shape().clone(),
+            op,
+        ))
+    }
+
+    /// Looks up rows of this `[num_embeddings, dim]` weight for integer `ids` of any shape:
+    /// the result has shape `ids.shape + [dim]`, as `torch.nn.functional.embedding`.
+    pub fn embedding(&self, ids: &Tensor) -> Result<Tensor> {
+        if self.rank() != 2 {
+            return Err(Error::shape(
+                "embedding",
+                &[self.shape()],
+                format!(
+                    "weight must be [num_embeddings, dim], got shape {}",
+                    self.shape()
+                ),
+            ));
+        }
+        let rows = self.index_select(0, &ids.flatten_all()?)?;
+        let mut dims = ids.dims().to_vec();
+        dims.push(self.dims()[1]);
+        rows.reshape(dims)
+    }
+
+    /// Joins tensors along `dim`; all other dims must match. Dtypes promote, as in `torch.cat`.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, DType, Device};
+    /// let a = Tensor::zeros([2, 3], DType::F32, Device::Cpu).unwrap();
+    /// let b = Tensor::ones([1, 3], DType::F32, Device::Cpu).unwrap();
+    /// assert_eq!(Tensor::cat(&[&a, &b], 0).unwrap().dims(), &[3, 3]);
+    /// ```
+    pub fn cat(tensors: &[&Tensor], dim: impl Dim) -> Result<Tensor> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("cat", "expected at least one tensor"))?;
+        let d = first.shape().dim("cat", dim)?;
+        let mut dtype = first.dtype();
+        let mut dims = first.dims().to_vec();
+        dims[d] = 0;
+        for t in tensors {
+            first.same_device("cat", &[t])?;
+            let same = t.rank() == first.rank()
+                && (0..t.rank()).all(|i| i == d || t.dims()[i] == first.dims()[i]);
+            if !same {
+                return Err(Error::shape(
+                    "cat",
+                    &[first.shape(), t.shape()],
+                    format!(
+                        "shapes {} and {} differ outside dim {d}",
+                        first.shape(),
+                        t.shape()
+                    ),
+                ));
+            }
+            dims[d] += t.dims()[d];
+            dtype = dtype.promote(t.dtype());
+        }
+        let xs: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.to_dtype(dtype))
+            .collect::<Result<_>>()?;
+        let shape = Shape::new(dims);
+        let backend = first.backend().clone();
+        let out_buf = backend.fill(dtype, shape.elem_count(), 0.0)?;
+        let full = Layout::contiguous(shape.clone());
+        let mut start = 0;
+        for x in &xs {
+            let len = x.dims()[d];
+            backend.copy_into(x.as_view(), &*out_buf, &full.narrow(d, start, len, 1))?;
+            start += len;
+        }
+        let refs: Vec<&Tensor> = xs.iter().collect();
+        let op = record(&refs, || Op::Cat {
+            xs: xs.clone(),
+            dim: d,
+        });
+        Ok(Tensor::from_buffer(backend, out_buf, shape, op))
+    }
+
+    /// Joins tensors of one shape along a new dim `dim`.
+    pub fn stack(tensors: &[&Tensor], dim: impl Dim) -> Result<Tensor> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("stack", "expected at least one tensor"))?;
+        for t in tensors {
+            if t.shape() != first.shape() {
+                return Err(Error::shape(
+                    "stack",
+                    &[first.shape(), t.shape()],
+                    format!(
+                        "all tensors need one shape, got {} and {}",
+                        first.shape(),
+                        t.shape()
+                    ),
+                ));
+            }
+        }
+        let d = first.shape().dim_inclusive("stack", dim.to_isize())?;
+        let xs: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d))
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Tensor> = xs.iter().collect();
+        Tensor::cat(&refs, d)
+    }
+
+    /// A tensor of `shape` filled with `fill`, with `self` written at `(start, step)` of each
+    /// dim. The adjoint of [`Tensor::strided_box`]; it implements constant padding and the
+    /// gradient of `narrow`.
+    pub(crate) fn embed(
+        &self,
+        shape: &Shape,
+        region: &[(usize, usize)],
+        fill: f64,
+    ) -> Result<Tensor> {
+        let backend = self.backend().clone();
+        let buf = backend.fill(self.dtype(), shape.elem_count(), fill)?;
+        let mut layout = Layout::contiguous(shape.clone());
+        for (d, &(start, step)) in region.iter().enumerate() {
+            layout = layout.narrow(d, start, self.dims()[d], step);
+        }
+        backend.copy_into(self.as_view(), &*buf, &layout)?;
+        let op = record(&[self], || Op::Embed {
+            x: self.clone(),
+            region: region.to_vec(),
+        });
+        Ok(Tensor::from_buffer(backend, buf, shape.clone(), op))
+    }
+
+    /// The view of `dims` elements at `(start, step)` of each dim.
+    pub(crate) fn strided_box(&self, region: &[(usize, usize)], dims: &[usize]) -> Result<Tensor> {
+        let mut t = self.clone();
+        for (d, (&(start, step), &len)) in region.iter().zip(dims).enumerate() {
+            t = t.narrow_step(d, start, len, step)?;
+        }
+        Ok(t)
+    }
+}

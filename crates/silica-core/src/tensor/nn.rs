@@ -1,0 +1,505 @@
+//! Neural-network primitives: softmax, convolution, pooling, padding, dropout.
+
+use super::Tensor;
+use crate::autograd::{no_grad_scope, record, Op};
+use crate::backend::{Conv2dParams, Pool2dParams};
+use crate::rng::Generator;
+use crate::{DType, Dim, Error, Result, Shape};
+
+/// Hyper-parameters of [`Tensor::conv2d`], as `(height, width)` pairs.
+///
+/// ```
+/// use silica_core::Conv2dConfig;
+/// let c = Conv2dConfig::default().with_stride(2).with_padding(1);
+/// assert_eq!((c.stride, c.padding, c.dilation, c.groups), ([2, 2], [1, 1], [1, 1], 1));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Default for Conv2dConfig {
+    fn default() -> Self {
+        Conv2dConfig {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+impl Conv2dConfig {
+    /// The same stride in both dims.
+    pub fn with_stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+    /// The same zero padding in both dims.
+    pub fn with_padding(mut self, p: usize) -> Self {
+        self.padding = [p, p];
+        self
+    }
+    /// The same dilation in both dims.
+    pub fn with_dilation(mut self, d: usize) -> Self {
+        self.dilation = [d, d];
+        self
+    }
+    /// The number of groups.
+    pub fn with_groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+}
+
+/// Hyper-parameters of [`Tensor::max_pool2d`] and [`Tensor::avg_pool2d`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dConfig {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Step between windows; PyTorch's default is the window size.
+    pub stride: [usize; 2],
+    /// Implicit padding on each side (at most half the window).
+    pub padding: [usize; 2],
+    /// Use `ceil` for the output size.
+    pub ceil_mode: bool,
+    /// Average pooling: count padded elements in the divisor (PyTorch's default, true).
+    pub count_include_pad: bool,
+}
+
+impl Pool2dConfig {
+    /// A square `k x k` window with stride `k` and no padding.
+    pub fn new(k: usize) -> Self {
+        Pool2dConfig {
+            kernel: [k, k],
+            stride: [k, k],
+            padding: [0, 0],
+            ceil_mode: false,
+            count_include_pad: true,
+        }
+    }
+    /// The same stride in both dims.
+    pub fn with_stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+    /// The same padding in both dims.
+    pub fn with_padding(mut self, p: usize) -> Self {
+        self.padding = [p, p];
+        self
+    }
+}
+
+/// How [`Tensor::pad`] fills the border.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PadMode {
+    /// A constant value.
+    Constant(f64),
+    /// Mirror without repeating the edge (`[1, 2, 3]` → `3 2 | 1 2 3 | 2 1`).
+    Reflect,
+    /// Repeat the edge element.
+    Replicate,
+    /// Wrap around.
+    Circular,
+}
+
+impl Tensor {
+    fn softmax_impl(&self, dim: impl Dim, log: bool) -> Result<Tensor> {
+        let name = if log { "log_softmax" } else { "softmax" };
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(name, self.dtype(), "a float dtype"));
+        }
+        let d = self.shape().dim(name, dim)?;
+        let out = match self.backend().softmax(self.as_view(), d, log) {
+            Ok(buf) => Tensor::from_buffer(self.backend().clone(), buf, self.shape().clone(), None),
+            Err(Error::NotSupported { .. }) => no_grad_scope(|| -> Result<Tensor> {
+                let shifted = self.sub(&self.max(d, true)?)?;
+                if log {
+                    shifted.sub(&shifted.exp()?.sum(d, true)?.log()?)
+                } else {
+                    let e = shifted.exp()?;
+                    e.div(&e.sum(d, true)?)
+                }
+            })?,
+            Err(e) => return Err(e),
+        };
+        match record(&[self], || Op::Softmax {
+            x: self.clone(),
+            dim: d,
+            log,
+            out: out.detach(),
+        }) {
+            Some(op) => Ok(out.with_layout(out.layout().clone(), Some(op))),
+            None => Ok(out),
+        }
+    }
+
+    /// `exp(x) / sum(exp(x))` along `dim`.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device};
+    /// let x = Tensor::from_slice(&[1.0f64, 1.0], [2], Device::Cpu).unwrap();
+    /// assert_eq!(x.softmax(0).unwrap().to_vec::<f64>().unwrap(), vec![0.5, 0.5]);
+    /// ```
+    pub fn softmax(&self, dim: impl Dim) -> Result<Tensor> {
+        self.softmax_impl(dim, false)
+    }
+
+    /// `x - log(sum(exp(x)))` along `dim`, computed stably.
+    pub fn log_softmax(&self, dim: impl Dim) -> Result<Tensor> {
+        self.softmax_impl(dim, true)
+    }
+
+    /// 2-D convolution of `[n, c_in, h, w]` (or unbatched `[c_in, h, w]`) with `weight`
+    /// `[c_out, c_in / groups, kh, kw]` and an optional `bias` `[c_out]`, as
+    /// `torch.nn.functional.conv2d`.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, DType, Device, Conv2dConfig};
+    /// let x = Tensor::ones([8, 3, 32, 32], DType::F32, Device::Cpu).unwrap();
+    /// let w = Tensor::ones([16, 3, 3, 3], DType::F32, Device::Cpu).unwrap();
+    /// let y = x.conv2d(&w, None, &Conv2dConfig::default().with_padding(1)).unwrap();
+    /// assert_eq!(y.dims(), &[8, 16, 32, 32]);
+    /// let bad = Tensor::ones([16, 4, 3, 3], DType::F32, Device::Cpu).unwrap();
+    /// assert_eq!(
+    ///     x.conv2d(&bad, None, &Conv2dConfig::default()).unwrap_err().to_string(),
+    ///     "conv2d: input [8, 3, 32, 32] has 3 channels, weight [16, 4, 3, 3] expects 4"
+    /// );
+    /// ```
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        cfg: &Conv2dConfig,
+    ) -> Result<Tensor> {
+        if self.rank() == 3 {
+            return self.unsqueeze(0)?.conv2d(weight, bias, cfg)?.squeeze(0);
+        }
+        self.same_device("conv2d", &[weight])?;
+        let (xs, ws) = (self.shape(), weight.shape());
+        if self.rank() != 4 || weight.rank() != 4 {
+            return Err(Error::shape(
+                "conv2d",
+                &[xs, ws],
+                format!("expected input [n, c, h, w] and weight [c_out, c_in/groups, kh, kw], got {xs} and {ws}"),
+            ));
+        }
+        if !self.dtype().is_float() || self.dtype() != weight.dtype() {
+            return Err(Error::invalid(
+                "conv2d",
+                format!(
+                    "input and weight need one float dtype, got {} and {}",
+                    self.dtype(),
+                    weight.dtype()
+                ),
+            ));
+        }
+        let (x, w) = (self.dims(), weight.dims());
+        let groups = cfg.groups;
+        if groups == 0 || cfg.stride.contains(&0) || cfg.dilation.contains(&0) {
+            return Err(Error::invalid(
+                "conv2d",
+                format!("stride, dilation and groups must be positive, got {cfg:?}"),
+            ));
+        }
+        if x[1] != w[1] * groups {
+            return Err(Error::shape(
+                "conv2d",
+                &[xs, ws],
+                format!(
+                    "input {xs} has {} channels, weight {ws} expects {}",
+                    x[1],
+                    w[1] * groups
+                ),
+            ));
+        }
+        if w[0] % groups != 0 {
+            return Err(Error::shape(
+                "conv2d",
+                &[ws],
+                format!(
+                    "weight {ws} has {} output channels, not divisible by groups {groups}",
+                    w[0]
+                ),
+            ));
+        }
+        let params = Conv2dParams {
+            batch: x[0],
+            in_channels: x[1],
+            out_channels: w[0],
+            in_h: x[2],
+            in_w: x[3],
+            kernel_h: w[2],
+            kernel_w: w[3],
+            stride: (cfg.stride[0], cfg.stride[1]),
+            padding: (cfg.padding[0], cfg.padding[1]),
+            dilation: (cfg.dilation[0], cfg.dilation[1]),
+            groups,
+        };
+        let (oh, ow) = (params.out_h(), params.out_w());
+        if oh == 0 || ow == 0 {
+            return Err(Error::shape(
+                "conv2d",
+                &[xs, ws],
+                format!(
+                    "input {xs} (padded by {:?}) is smaller than the dilated kernel of weight {ws}",
+                    cfg.padding
+                ),
+            ));
+        }
+        let buf = self
+            .backend()
+            .conv2d(self.as_view(), weight.as_view(), &params)?;
+        let op = record(&[self, weight], || Op::Conv2d {
+            input: self.clone(),
+            weight: weight.clone(),
+            params,
+        });
+        let out = Tensor::from_buffer(
+            self.backend().clone(),
+            buf,
+            Shape::new(vec![x[0], w[0], oh, ow]),
+            op,
+        );
+        match bias {
+            None => Ok(out),
+            Some(b) => {
+                if b.dims() != [w[0]] {
+                    return Err(Error::shape(
+                        "conv2d",
+                        &[b.shape(), ws],
+                        format!(
+                            "bias {} must have shape [{}] for weight {ws}",
+                            b.shape(),
+                            w[0]
+                        ),
+                    ));
+                }
+                out.add(&b.reshape([w[0], 1, 1])?)
+            }
+        }
+    }
+
+    fn pool_params(&self, name: &'static str, cfg: &Pool2dConfig) -> Result<Pool2dParams> {
+        if self.rank() != 4 {
+            return Err(Error::shape(
+                name,
+                &[self.shape()],
+                format!("expected input [n, c, h, w], got {}", self.shape()),
+            ));
+        }
+        if cfg.kernel.contains(&0) || cfg.stride.contains(&0) {
+            return Err(Error::invalid(
+                name,
+                format!("kernel and stride must be positive, got {cfg:?}"),
+            ));
+        }
+        if cfg.padding[0] * 2 > cfg.kernel[0] || cfg.padding[1] * 2 > cfg.kernel[1] {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "padding {:?} should be at most half of kernel {:?}",
+                    cfg.padding, cfg.kernel
+                ),
+            ));
+        }
+        let d = self.dims();
+        let p = Pool2dParams {
+            batch: d[0],
+            channels: d[1],
+            in_h: d[2],
+            in_w: d[3],
+            kernel: (cfg.kernel[0], cfg.kernel[1]),
+            stride: (cfg.stride[0], cfg.stride[1]),
+            padding: (cfg.padding[0], cfg.padding[1]),
+            ceil_mode: cfg.ceil_mode,
+            count_include_pad: cfg.count_include_pad,
+        };
+        if p.out_h() == 0 || p.out_w() == 0 {
+            return Err(Error::shape(
+                name,
+                &[self.shape()],
+                format!(
+                    "input {} is smaller than the window {:?}",
+                    self.shape(),
+                    cfg.kernel
+                ),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// 2-D max pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
+    pub fn max_pool2d(&self, cfg: &Pool2dConfig) -> Result<Tensor> {
+        let p = self.pool_params("max_pool2d", cfg)?;
+        let (vals, idx) = self.backend().max_pool2d(self.as_view(), &p)?;
+        let shape = Shape::new(vec![p.batch, p.channels, p.out_h(), p.out_w()]);
+        let indices = Tensor::from_buffer(self.backend().clone(), idx, shape.clone(), None);
+        let op = record(&[self], || Op::MaxPool2d {
+            x: self.clone(),
+            indices,
+        });
+        Ok(Tensor::from_buffer(self.backend().clone(), vals, shape, op))
+    }
+
+    /// 2-D average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
+    pub fn avg_pool2d(&self, cfg: &Pool2dConfig) -> Result<Tensor> {
+        let p = self.pool_params("avg_pool2d", cfg)?;
+        let buf = self.backend().avg_pool2d(self.as_view(), &p)?;
+        let shape = Shape::new(vec![p.batch, p.channels, p.out_h(), p.out_w()]);
+        let op = record(&[self], || Op::AvgPool2d {
+            x: self.clone(),
+            params: p,
+        });
+        Ok(Tensor::from_buffer(self.backend().clone(), buf, shape, op))
+    }
+
+    /// Average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]` with windows chosen as
+    /// `torch.nn.functional.adaptive_avg_pool2d` chooses them.
+    pub fn adaptive_avg_pool2d(&self, out_h: usize, out_w: usize) -> Result<Tensor> {
+        if self.rank() != 4 || out_h == 0 || out_w == 0 {
+            return Err(Error::shape(
+                "adaptive_avg_pool2d",
+                &[self.shape()],
+                format!("expected input [n, c, h, w] and a positive output size, got {} and ({out_h}, {out_w})", self.shape()),
+            ));
+        }
+        let (h, w) = (self.dims()[2], self.dims()[3]);
+        if h % out_h == 0 && w % out_w == 0 {
+            let cfg = Pool2dConfig {
+                kernel: [h / out_h, w / out_w],
+                stride: [h / out_h, w / out_w],
+                ..Pool2dConfig::new(1)
+            };
+            return self.avg_pool2d(&cfg);
+        }
+        // Uneven windows: average with two small matrices, out = P_h · x · P_wᵀ.
+        let pool_matrix = |out: usize, inp: usize| -> Result<Tensor> {
+            let mut m = vec![0.0f64; out * inp];
+            for i in 0..out {
+                let (s, e) = (i * inp / out, ((i + 1) * inp).div_ceil(out));
+                for j in s..e {
+                    m[i * inp + j] = 1.0 / (e - s) as f64;
+                }
+            }
+            Tensor::from_vec(m, [out, inp], self.device())?.to_dtype(self.dtype())
+        };
+        let ph = pool_matrix(out_h, h)?;
+        let pw = pool_matrix(out_w, w)?;
+        ph.matmul(&self.matmul(&pw.t()?)?)
+    }
+
+    /// Pads the last dims, as `torch.nn.functional.pad`: `pads` lists (before, after) pairs
+    /// starting from the last dim, e.g. `[left, right, top, bottom]`.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device, PadMode};
+    /// let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0], [3], Device::Cpu).unwrap();
+    /// let r = x.pad(&[2, 1], PadMode::Reflect).unwrap();
+    /// assert_eq!(r.to_vec::<f32>().unwrap(), vec![3.0, 2.0, 1.0, 2.0, 3.0, 2.0]);
+    /// ```
+    pub fn pad(&self, pads: &[usize], mode: PadMode) -> Result<Tensor> {
+        if pads.len() % 2 != 0 || pads.len() / 2 > self.rank() {
+            return Err(Error::invalid(
+                "pad",
+                format!(
+                    "expected (before, after) pairs for at most {} dims, got {pads:?}",
+                    self.rank()
+                ),
+            ));
+        }
+        let mut region = vec![(0usize, 1usize); self.rank()];
+        let mut dims = self.dims().to_vec();
+        for (i, pair) in pads.chunks(2).enumerate() {
+            let d = self.rank() - 1 - i;
+            region[d].0 = pair[0];
+            dims[d] += pair[0] + pair[1];
+        }
+        if let PadMode::Constant(v) = mode {
+            return self.embed(&Shape::new(dims), &region, v);
+        }
+        let mut out = self.clone();
+        for (i, pair) in pads.chunks(2).enumerate() {
+            let d = self.rank() - 1 - i;
+            let n = self.dims()[d] as isize;
+            let (before, after) = (pair[0] as isize, pair[1] as isize);
+            if mode == PadMode::Reflect && (before >= n || after >= n) {
+                return Err(Error::invalid(
+                    "pad",
+                    format!("reflect padding {pair:?} must be smaller than dim {d} of size {n} (shape {})", self.shape()),
+                ));
+            }
+            if n == 0 || (mode == PadMode::Circular && (before > n || after > n)) {
+                return Err(Error::invalid(
+                    "pad",
+                    format!("padding {pair:?} does not fit dim {d} of size {n}"),
+                ));
+            }
+            let idx: Vec<i64> = (-before..n + after)
+                .map(|j| match mode {
+                    PadMode::Reflect => {
+                        if j < 0 {
+                            -j
+                        } else if j >= n {
+                            2 * (n - 1) - j
+                        } else {
+                            j
+                        }
+                    }
+                    PadMode::Replicate => j.clamp(0, n - 1),
+                    _ => j.rem_euclid(n),
+                } as i64)
+                .collect();
+            let len = idx.len();
+            out = out.index_select(d, &Tensor::from_vec(idx, [len], self.device())?)?;
+        }
+        Ok(out)
+    }
+
+    /// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)`, drawing
+    /// the mask from `generator` (inverted dropout, as in training mode of PyTorch).
+    pub fn dropout(&self, p: f64, generator: &Generator) -> Result<Tensor> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::invalid(
+                "dropout",
+                format!("probability {p} is outside [0, 1]"),
+            ));
+        }
+        if p == 0.0 {
+            return Ok(self.clone());
+        }
+        if p == 1.0 {
+            return self.mul_scalar(0.0);
+        }
+        let keep = generator
+            .rand(self.shape(), DType::F32, self.device())?
+            .ge_scalar(p)?;
+        keep.where_cond(&self.mul_scalar(1.0 / (1.0 - p))?, &self.zeros_like()?)
+    }
+}
+
+/// The input and weight gradients of a convolution, given the output gradient `g`.
+pub(crate) fn conv2d_grads(
+    input: &Tensor,
+    weight: &Tensor,
+    g: &Tensor,
+    p: &Conv2dParams,
+) -> Result<(Tensor, Tensor)> {
+    let backend = input.backend().clone();
+    let gi = backend.conv2d_backward_input(g.as_view(), weight.as_view(), p)?;
+    let gw = backend.conv2d_backward_weight(input.as_view(), g.as_view(), p)?;
+    Ok((
+        Tensor::from_buffer(backend.clone(), gi, input.shape().clone(), None),
+        Tensor::from_buffer(backend, gw, weight.shape().clone(), None),
+    ))
+}
+
+/// The input gradient of an average pooling, given the output gradient `g`.
+pub(crate) fn avg_pool2d_grad(g: &Tensor, p: &Pool2dParams) -> Result<Tensor> {
+    let buf = g.backend().avg_pool2d_backward(g.as_view(), p)?;
+    let shape = Shape::new(vec![p.batch, p.channels, p.in_h, p.in_w]);
+    Ok(Tensor::from_buffer(g.backend().clone(), buf, shape, None))
+}

@@ -1,0 +1,229 @@
+//! Reductions over chosen dims, with `keepdim` as in PyTorch.
+
+use super::Tensor;
+use crate::autograd::{no_grad_scope, record, Op};
+use crate::backend::ReduceOp;
+use crate::{DType, Dim, Dims, Error, Result, Shape};
+
+impl Tensor {
+    /// Runs a backend reduction over `dims` and returns the keepdim-shaped result.
+    fn reduce_raw(&self, op: ReduceOp, dims: &[usize], name: &'static str) -> Result<Tensor> {
+        if op != ReduceOp::Sum && op != ReduceOp::Prod {
+            if let Some(&d) = dims.iter().find(|&&d| self.dims()[d] == 0) {
+                return Err(Error::invalid(
+                    name,
+                    format!(
+                        "cannot reduce dim {d} of size 0 (shape {}); the result has no identity",
+                        self.shape()
+                    ),
+                ));
+            }
+        }
+        let shape = self.shape().reduced(dims, true);
+        if dims.is_empty() {
+            let buf = self.backend().copy(self.as_view(), self.dtype())?;
+            return Ok(Tensor::from_buffer(
+                self.backend().clone(),
+                buf,
+                shape,
+                None,
+            ));
+        }
+        let buf = self.backend().reduce(op, self.as_view(), dims)?;
+        Ok(Tensor::from_buffer(
+            self.backend().clone(),
+            buf,
+            shape,
+            None,
+        ))
+    }
+
+    /// Reshapes a keepdim result to drop the reduced dims when `keepdim` is false.
+    fn finish_reduce(&self, t: Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        if keepdim {
+            Ok(t)
+        } else {
+            t.reshape(self.shape().reduced(dims, false))
+        }
+    }
+
+    /// The sum over `dims` (an empty list sums everything). Integers and bools sum to I64.
+    ///
+    /// ```
+    /// use silica_core::{Tensor, Device};
+    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], [2, 2], Device::Cpu).unwrap();
+    /// assert_eq!(t.sum(0, false).unwrap().to_vec::<f32>().unwrap(), vec![4.0, 6.0]);
+    /// assert_eq!(t.sum(1, true).unwrap().dims(), &[2, 1]);
+    /// ```
+    pub fn sum(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        let dims = self.shape().dims_list("sum", &dims.dim_list())?;
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::I64)?
+        };
+        let out = x.reduce_raw(ReduceOp::Sum, &dims, "sum")?;
+        let out = match record(&[&x], || Op::Sum { x: x.clone() }) {
+            Some(op) => out.with_layout(out.layout().clone(), Some(op)),
+            None => out,
+        };
+        self.finish_reduce(out, &dims, keepdim)
+    }
+
+    /// The sum of every element, as a 0-dim tensor.
+    pub fn sum_all(&self) -> Result<Tensor> {
+        self.sum(Vec::<usize>::new(), false)
+    }
+
+    /// The mean over `dims` (an empty list averages everything). Float dtypes only.
+    pub fn mean(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Err(Error::dtype(
+                "mean",
+                self.dtype(),
+                "a float dtype (cast integers first)",
+            ));
+        }
+        let dims = self.shape().dims_list("mean", &dims.dim_list())?;
+        let count: usize = dims.iter().map(|&d| self.dims()[d]).product();
+        self.sum(dims, keepdim)?.div_scalar(count as f64)
+    }
+
+    /// The mean of every element, as a 0-dim tensor.
+    pub fn mean_all(&self) -> Result<Tensor> {
+        self.mean(Vec::<usize>::new(), false)
+    }
+
+    fn extremum(
+        &self,
+        op: ReduceOp,
+        dims: impl Dims,
+        keepdim: bool,
+        name: &'static str,
+    ) -> Result<Tensor> {
+        let dims = self.shape().dims_list(name, &dims.dim_list())?;
+        let out = self.reduce_raw(op, &dims, name)?;
+        let out = match record(&[self], || Op::Extremum {
+            x: self.clone(),
+            dims: dims.clone(),
+            out: out.detach(),
+        }) {
+            Some(op) => out.with_layout(out.layout().clone(), Some(op)),
+            None => out,
+        };
+        self.finish_reduce(out, &dims, keepdim)
+    }
+
+    /// The maximum over `dims` (an empty list means all); ties share the gradient, as
+    /// `torch.amax`.
+    pub fn max(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        self.extremum(ReduceOp::Max, dims, keepdim, "max")
+    }
+
+    /// The maximum of every element, as a 0-dim tensor.
+    pub fn max_all(&self) -> Result<Tensor> {
+        self.max(Vec::<usize>::new(), false)
+    }
+
+    /// The minimum over `dims` (an empty list means all), as `torch.amin`.
+    pub fn min(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        self.extremum(ReduceOp::Min, dims, keepdim, "min")
+    }
+
+    /// The minimum of every element, as a 0-dim tensor.
+    pub fn min_all(&self) -> Result<Tensor> {
+        self.min(Vec::<usize>::new(), false)
+    }
+
+    /// The index (I64) of the first maximum along `dim`.
+    pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
+        let d = self.shape().dim("argmax", dim)?;
+        let out = self.reduce_raw(ReduceOp::ArgMax, &[d], "argmax")?;
+        self.finish_reduce(out, &[d], keepdim)
+    }
+
+    /// The index (I64) of the first minimum along `dim`.
+    pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
+        let d = self.shape().dim("argmin", dim)?;
+        let out = self.reduce_raw(ReduceOp::ArgMin, &[d], "argmin")?;
+        self.finish_reduce(out, &[d], keepdim)
+    }
+
+    /// The product over `dims` (an empty list means all). Integers and bools give I64.
+    pub fn prod(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        let dims = self.shape().dims_list("prod", &dims.dim_list())?;
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.to_dtype(DType::I64)?
+        };
+        let out = x.reduce_raw(ReduceOp::Prod, &dims, "prod")?;
+        let out = match record(&[&x], || Op::Prod {
+            x: x.clone(),
+            dims: dims.clone(),
+        }) {
+            Some(op) => out.with_layout(out.layout().clone(), Some(op)),
+            None => out,
+        };
+        self.finish_reduce(out, &dims, keepdim)
+    }
+
+    /// The variance over `dims` with `correction` (1 is Bessel's, PyTorch's default).
+    pub fn var(&self, dims: impl Dims, correction: usize, keepdim: bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Err(Error::dtype("var", self.dtype(), "a float dtype"));
+        }
+        let dims = self.shape().dims_list("var", &dims.dim_list())?;
+        let count: usize = dims.iter().map(|&d| self.dims()[d]).product();
+        let centered = self.sub(&self.mean(dims.clone(), true)?)?;
+        let denom = count as f64 - correction as f64;
+        centered
+            .square()?
+            .sum(dims, keepdim)?
+            .div_scalar(denom.max(0.0))
+    }
+
+    /// The standard deviation over `dims` with `correction`.
+    pub fn std(&self, dims: impl Dims, correction: usize, keepdim: bool) -> Result<Tensor> {
+        self.var(dims, correction, keepdim)?.sqrt()
+    }
+
+    /// `log(sum(exp(x)))` over `dims`, computed stably.
+    pub fn logsumexp(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
+        if !self.dtype().is_float() {
+            return Err(Error::dtype("logsumexp", self.dtype(), "a float dtype"));
+        }
+        let dims = self.shape().dims_list("logsumexp", &dims.dim_list())?;
+        // Shift by the (detached) maximum; infinite maxima shift by 0 so that all -inf rows
+        // give -inf and +inf rows give +inf.
+        let m = no_grad_scope(|| -> Result<Tensor> {
+            let m = self.max(dims.clone(), true)?;
+            let finite = m.abs()?.lt_scalar(f64::INFINITY)?;
+            m.masked_fill(&finite.logical_not()?, 0.0)
+        })?;
+        let lse = self
+            .sub(&m)?
+            .exp()?
+            .sum(dims.clone(), true)?
+            .log()?
+            .add(&m)?;
+        self.finish_reduce(lse, &dims, keepdim)
+    }
+
+    /// Sums a gradient of a broadcast result back to `shape` (the inverse of broadcasting).
+    pub(crate) fn sum_to(&self, shape: &Shape) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.rank() - shape.rank();
+        let dims: Vec<usize> = (0..self.rank())
+            .filter(|&i| i < lead || (shape.dims()[i - lead] == 1 && self.dims()[i] != 1))
+            .collect();
+        let summed = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum(dims, true)?
+        };
+        summed.reshape(shape)
+    }
+}

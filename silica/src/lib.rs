@@ -1,0 +1,25 @@
+//! # Silica
+//!
+//! A PyTorch-like deep-learning library in Rust: tensors with autograd on the CPU, CUDA and
+//! Metal, built with cargo alone.
+//!
+//! ```
+//! use silica::prelude::*;
+//! # fn main() -> silica::Result<()> {
+//! let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0], [3], Device::Cpu)?;
+//! x.set_requires_grad(true)?;
+//! let y = x.square()?.sum_all()?;
+//! y.backward()?;
+//! assert_eq!(x.grad().unwrap().to_vec::<f32>()?, vec![2.0, 4.0, 6.0]);
+//! # Ok(()) }
+//! ```
+
+pub use silica_core::*;
+
+/// The names most programs need: `use silica::prelude::*;`.
+pub mod prelude {
+    pub use silica_core::{
+        manual_seed, no_grad, Conv2dConfig, DType, Device, Error, Generator, PadMode, Pool2dConfig,
+        Result, Scalar, Shape, Tensor,
+    };
+}
