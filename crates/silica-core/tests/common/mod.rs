@@ -14,8 +14,12 @@ pub fn golden_dir() -> PathBuf {
 /// Every tensor of `testdata/golden/<name>.safetensors`, on the CPU.
 pub fn load_golden(name: &str) -> BTreeMap<String, Tensor> {
     let path = golden_dir().join(format!("{name}.safetensors"));
-    safetensors::load(&path, Device::Cpu)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e} (run tools/golden/gen.sh)", path.display()))
+    safetensors::load(&path, Device::Cpu).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {}: {e} (run tools/golden/gen.sh)",
+            path.display()
+        )
+    })
 }
 
 /// The relative tolerance for comparing with PyTorch: `f32` for f32 (and lower) dtypes,
@@ -42,6 +46,9 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor, rtol: f64) {
         } else {
             (a - b).abs() <= rtol * b.abs().max(1.0)
         };
-        assert!(ok, "{what}: element {i}: got {a:e}, want {b:e} (rtol {rtol:e})");
+        assert!(
+            ok,
+            "{what}: element {i}: got {a:e}, want {b:e} (rtol {rtol:e})"
+        );
     }
 }

@@ -1,0 +1,250 @@
+//! Every differentiable op against float64 central differences.
+
+use silica_core::{
+    gradcheck, Conv2dConfig, DType, Device, Generator, GradcheckOptions, PadMode, Pool2dConfig,
+    Result, Tensor,
+};
+
+/// How an input is drawn.
+enum In {
+    /// Standard normal.
+    N(&'static [usize]),
+    /// In [0.5, 1.5).
+    P(&'static [usize]),
+    /// Integer indices in [0, high), not differentiated.
+    I(&'static [usize], i64),
+    /// A Bool mask, not differentiated.
+    M(&'static [usize]),
+}
+use In::*;
+
+type Op = fn(&[Tensor]) -> Result<Tensor>;
+
+/// (name, inputs, op)
+const CASES: &[(&str, &[In], Op)] = &[
+    ("neg", &[N(&[3, 4])], |x| x[0].neg()),
+    ("abs", &[N(&[3, 4])], |x| x[0].abs()),
+    ("exp", &[N(&[3, 4])], |x| x[0].exp()),
+    ("log", &[P(&[3, 4])], |x| x[0].log()),
+    ("log1p", &[P(&[3, 4])], |x| x[0].log1p()),
+    ("sqrt", &[P(&[3, 4])], |x| x[0].sqrt()),
+    ("rsqrt", &[P(&[3, 4])], |x| x[0].rsqrt()),
+    ("square", &[N(&[3, 4])], |x| x[0].square()),
+    ("sin", &[N(&[3, 4])], |x| x[0].sin()),
+    ("cos", &[N(&[3, 4])], |x| x[0].cos()),
+    ("tanh", &[N(&[3, 4])], |x| x[0].tanh()),
+    ("sigmoid", &[N(&[3, 4])], |x| x[0].sigmoid()),
+    ("relu", &[N(&[3, 4])], |x| x[0].relu()),
+    ("leaky_relu", &[N(&[3, 4])], |x| x[0].leaky_relu(0.2)),
+    ("gelu", &[N(&[3, 4])], |x| x[0].gelu()),
+    ("gelu_tanh", &[N(&[3, 4])], |x| x[0].gelu_tanh()),
+    ("silu", &[N(&[3, 4])], |x| x[0].silu()),
+    ("softplus", &[N(&[3, 4])], |x| x[0].softplus_with(2.0, 1.5)),
+    ("erf", &[N(&[3, 4])], |x| x[0].erf()),
+    ("recip", &[P(&[3, 4])], |x| x[0].recip()),
+    ("clamp", &[N(&[3, 4])], |x| x[0].clamp(-0.3, 0.4)),
+    ("sign floor ceil round (zero grads)", &[N(&[3, 4])], |x| {
+        x[0].sign()?
+            .add(&x[0].floor()?)?
+            .add(&x[0].ceil()?)?
+            .add(&x[0].round()?)?
+            .add(&x[0])
+    }),
+    ("add broadcast", &[N(&[3, 1, 4]), N(&[2, 4])], |x| {
+        x[0].add(&x[1])
+    }),
+    ("sub", &[N(&[3, 4]), N(&[4])], |x| x[0].sub(&x[1])),
+    ("mul", &[N(&[3, 4]), N(&[3, 1])], |x| x[0].mul(&x[1])),
+    ("div", &[N(&[3, 4]), P(&[3, 4])], |x| x[0].div(&x[1])),
+    ("pow", &[P(&[3, 4]), N(&[3, 4])], |x| x[0].pow(&x[1])),
+    ("maximum", &[N(&[3, 4]), N(&[3, 4])], |x| {
+        x[0].maximum(&x[1])
+    }),
+    ("minimum", &[N(&[3, 4]), N(&[4])], |x| x[0].minimum(&x[1])),
+    ("scalar ops", &[P(&[3, 4])], |x| {
+        x[0].add_scalar(1.5)?
+            .mul_scalar(-2.0)?
+            .sub_scalar(0.5)?
+            .div_scalar(3.0)?
+            .add(&x[0].pow_scalar(2.5)?)
+    }),
+    ("where", &[M(&[3, 4]), N(&[3, 4]), N(&[3, 1])], |x| {
+        x[0].where_cond(&x[1], &x[2])
+    }),
+    ("masked_fill", &[N(&[3, 4]), M(&[4])], |x| {
+        x[0].masked_fill(&x[1], 2.0)
+    }),
+    ("reshape view flatten", &[N(&[2, 3, 4])], |x| {
+        x[0].reshape([4, -1])?
+            .view([2, 12])?
+            .flatten(0, 1)?
+            .mul(&x[0].flatten_all()?)
+    }),
+    ("squeeze unsqueeze", &[N(&[3, 1, 4])], |x| {
+        x[0].squeeze(1)?.unsqueeze(0)?.squeeze_all()
+    }),
+    ("transpose permute t", &[N(&[2, 3, 4])], |x| {
+        x[0].permute([2, 0, 1])?.transpose(0, 2)?.select(0, 1)?.t()
+    }),
+    ("expand broadcast_to", &[N(&[3, 1])], |x| {
+        x[0].expand([2, -1, 4])?.add(&x[0].broadcast_to([3, 4])?)
+    }),
+    ("narrow slice select", &[N(&[5, 6])], |x| {
+        x[0].narrow(0, 1, 3)?
+            .slice(1, -5, 6, 2)?
+            .mul(&x[0].select(1, -1)?.narrow(0, 0, 3)?.unsqueeze(1)?)
+    }),
+    ("chunk split", &[N(&[6, 4])], |x| {
+        let c = x[0].chunk(3, 0)?;
+        let s = x[0].split(3, 1)?;
+        c[0].mul(&c[2])?.sum_all()?.add(&s[1].sum_all()?)
+    }),
+    ("contiguous copy", &[N(&[3, 4])], |x| {
+        x[0].t()?.contiguous()?.mul(&x[0].t()?.copy()?)
+    }),
+    ("sum", &[N(&[2, 3, 4])], |x| x[0].sum([0, 2], false)),
+    ("sum keepdim all", &[N(&[2, 3])], |x| {
+        x[0].sum(1, true)?.add(&x[0].sum_all()?)
+    }),
+    ("mean", &[N(&[2, 3, 4])], |x| x[0].mean(-1, true)),
+    ("max", &[N(&[3, 5])], |x| x[0].max(1, false)),
+    ("min all", &[N(&[3, 5])], |x| x[0].min_all()),
+    ("prod", &[P(&[3, 4])], |x| x[0].prod(1, true)),
+    ("prod with a zero", &[N(&[2, 3])], |x| {
+        let mask = Tensor::from_slice(
+            &[false, true, false, false, false, false],
+            [2, 3],
+            Device::Cpu,
+        )?;
+        x[0].masked_fill(&mask, 0.0)?.prod(1, false)
+    }),
+    ("var", &[N(&[3, 5])], |x| x[0].var(1, 1, false)),
+    ("std", &[N(&[3, 5])], |x| x[0].std([0, 1], 0, false)),
+    ("logsumexp", &[N(&[3, 5])], |x| x[0].logsumexp(1, false)),
+    ("matmul 2d", &[N(&[3, 4]), N(&[4, 2])], |x| {
+        x[0].matmul(&x[1])
+    }),
+    (
+        "matmul batched broadcast",
+        &[N(&[2, 1, 3, 4]), N(&[3, 4, 2])],
+        |x| x[0].matmul(&x[1]),
+    ),
+    ("matmul vectors", &[N(&[4]), N(&[4]), N(&[3, 4])], |x| {
+        x[0].matmul(&x[1])?.add(&x[2].matmul(&x[0])?.sum_all()?)
+    }),
+    ("softmax", &[N(&[3, 5])], |x| x[0].softmax(1)),
+    ("log_softmax", &[N(&[3, 5])], |x| x[0].log_softmax(0)),
+    (
+        "conv2d",
+        &[N(&[2, 4, 6, 5]), N(&[6, 2, 3, 2]), N(&[6])],
+        |x| {
+            let cfg = Conv2dConfig {
+                stride: [2, 1],
+                padding: [1, 1],
+                dilation: [1, 2],
+                groups: 2,
+            };
+            x[0].conv2d(&x[1], Some(&x[2]), &cfg)
+        },
+    ),
+    ("max_pool2d", &[N(&[2, 2, 5, 5])], |x| {
+        x[0].max_pool2d(&Pool2dConfig::new(2).with_stride(1))
+    }),
+    ("avg_pool2d", &[N(&[2, 2, 5, 5])], |x| {
+        x[0].avg_pool2d(&Pool2dConfig {
+            ceil_mode: true,
+            ..Pool2dConfig::new(3).with_stride(2).with_padding(1)
+        })
+    }),
+    ("adaptive_avg_pool2d", &[N(&[1, 2, 5, 7])], |x| {
+        x[0].adaptive_avg_pool2d(2, 3)
+    }),
+    ("index_select", &[N(&[5, 3]), I(&[4], 5)], |x| {
+        x[0].index_select(0, &x[1])
+    }),
+    ("gather", &[N(&[3, 5]), I(&[3, 4], 5)], |x| {
+        x[0].gather(1, &x[1])
+    }),
+    (
+        "scatter_add",
+        &[N(&[4, 3]), I(&[5, 3], 4), N(&[5, 3])],
+        |x| x[0].scatter_add(0, &x[1], &x[2]),
+    ),
+    ("embedding", &[N(&[6, 3]), I(&[2, 4], 6)], |x| {
+        x[0].embedding(&x[1])
+    }),
+    ("cat stack", &[N(&[2, 3]), N(&[2, 2])], |x| {
+        let c = Tensor::cat(&[&x[0], &x[1]], 1)?;
+        Tensor::stack(&[&c, &c], 1)
+    }),
+    ("pad constant", &[N(&[2, 3, 4])], |x| {
+        x[0].pad(&[1, 2, 0, 1], PadMode::Constant(3.0))
+    }),
+    ("pad reflect replicate circular", &[N(&[2, 3, 4])], |x| {
+        let r = x[0].pad(&[2, 1], PadMode::Reflect)?;
+        let p = x[0].pad(&[2, 1], PadMode::Replicate)?;
+        let c = x[0].pad(&[2, 1], PadMode::Circular)?;
+        r.add(&p)?.mul(&c)
+    }),
+    ("dropout (fixed mask)", &[N(&[4, 5])], |x| {
+        x[0].dropout(0.3, &Generator::new(3))
+    }),
+];
+
+#[test]
+fn every_differentiable_op_passes_gradcheck() {
+    let mut failures = Vec::new();
+    for (name, inputs, op) in CASES {
+        let gen = Generator::new(11);
+        let xs: Vec<Tensor> = inputs
+            .iter()
+            .map(|i| match *i {
+                N(s) => gen.randn(s, DType::F64, Device::Cpu),
+                P(s) => gen.rand(s, DType::F64, Device::Cpu)?.add_scalar(0.5),
+                I(s, high) => gen.randint(0, high, s, DType::I64, Device::Cpu),
+                M(s) => gen.rand(s, DType::F64, Device::Cpu)?.gt_scalar(0.5),
+            })
+            .collect::<Result<_>>()
+            .unwrap();
+        for x in xs.iter().filter(|x| x.dtype() == DType::F64) {
+            x.set_requires_grad(true).unwrap();
+        }
+        if let Err(e) = gradcheck(op, &xs, GradcheckOptions::default()) {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "gradcheck failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn casts_pass_gradcheck_with_a_step_above_f32_rounding() {
+    let x = Generator::new(4)
+        .randn([6], DType::F64, Device::Cpu)
+        .unwrap();
+    x.set_requires_grad(true).unwrap();
+    let cast = |x: &[Tensor]| {
+        x[0].to_dtype(DType::F32)?
+            .mul_scalar(3.0)?
+            .to_dtype(DType::F64)
+    };
+    let opts = GradcheckOptions {
+        eps: 1e-2,
+        ..GradcheckOptions::default()
+    };
+    gradcheck(cast, &[x], opts).unwrap();
+}
+
+#[test]
+fn gradcheck_catches_a_wrong_gradient() {
+    // sign(x) * x has gradient sign(x) almost everywhere; detaching a factor breaks it.
+    let x = Generator::new(2)
+        .randn([5], DType::F64, Device::Cpu)
+        .unwrap();
+    x.set_requires_grad(true).unwrap();
+    let wrong = |x: &[Tensor]| x[0].mul(&x[0].detach());
+    assert!(gradcheck(wrong, &[x], GradcheckOptions::default()).is_err());
+}
