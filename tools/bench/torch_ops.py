@@ -1,0 +1,65 @@
+"""Times the workloads of crates/silica-core/benches/ops.rs in PyTorch, on 2 CPU threads.
+
+Prints JSON: seconds per iteration (median) for each benchmark id that ops.rs uses.
+Run with Debian's PyTorch: /usr/bin/python3 tools/bench/torch_ops.py
+"""
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+def bench(fn, min_time=2.0, warm=3):
+    for _ in range(warm):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_time or len(times) < 10:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2]
+
+
+res = {}
+for n in (256, 512, 1024):
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    res[f"matmul_f32/{n}"] = bench(lambda: a @ b)
+
+x = torch.randn(64, 3, 32, 32, requires_grad=True)
+w = torch.randn(32, 3, 3, 3, requires_grad=True)
+bias = torch.randn(32, requires_grad=True)
+seed = torch.ones(64, 32, 32, 32)
+
+
+def conv_step():
+    for t in (x, w, bias):
+        t.grad = None
+    y = F.conv2d(x, w, bias, padding=1)
+    y.backward(seed)
+
+
+res["conv2d/fwd_bwd_b64_3x32x32_to_32_k3"] = bench(conv_step)
+with torch.no_grad():
+    res["conv2d/fwd_b64_3x32x32_to_32_k3"] = bench(lambda: F.conv2d(x, w, bias, padding=1))
+
+sx = torch.randn(16)
+sy = torch.randn(16)
+
+
+def chain():
+    z = sx
+    for _ in range(1000):
+        z = z + sy
+    return z
+
+
+res["small_add_chain_1000"] = bench(chain)
+res["_torch"] = torch.__version__
+print(json.dumps(res, indent=1))
