@@ -234,8 +234,14 @@ macro_rules! impl_element {
 
 impl_element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
 impl_element!(f64, F64, |x: f64| x, |v: f64| v);
-impl_element!(f16, F16, |x: f16| x.to_f64(), f16::from_f64);
-impl_element!(bf16, BF16, |x: bf16| x.to_f64(), bf16::from_f64);
+// Through f32, as PyTorch converts doubles to half types (`half`'s direct f64 conversions drop
+// the low mantissa bits before rounding, and round ties differently from the f32 route).
+impl_element!(f16, F16, |x: f16| x.to_f64(), |v: f64| f16::from_f32(
+    v as f32
+));
+impl_element!(bf16, BF16, |x: bf16| x.to_f64(), |v: f64| bf16::from_f32(
+    v as f32
+));
 impl_element!(i32, I32, |x: i32| x as f64, |v: f64| v as i32);
 impl_element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64);
 impl_element!(u8, U8, |x: u8| x as f64, |v: f64| v as u8);

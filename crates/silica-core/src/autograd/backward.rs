@@ -215,8 +215,10 @@ fn binary(
             (Some(gl), Some(gr))
         }
         BinaryOp::Pow => {
-            // d/da a^b = b a^(b-1); d/db a^b = a^b ln a, taken as 0 where a == 0 and b >= 0.
+            // d/da a^b = b a^(b-1), taken as 0 where b == 0 (0^0 gives no NaN), as in PyTorch;
+            // d/db a^b = a^b ln a, taken as 0 where a == 0 and b >= 0.
             let gl = g.mul(&rhs.mul(&lhs.pow(&rhs.sub_scalar(1.0)?)?)?)?;
+            let gl = rhs.eq_scalar(0.0)?.where_cond(&gl.zeros_like()?, &gl)?;
             let out = lhs.pow(rhs)?;
             let zero_base = lhs.eq_scalar(0.0)?.logical_and(&rhs.ge_scalar(0.0)?)?;
             let safe_log = zero_base.where_cond(&lhs.ones_like()?, lhs)?.log()?;

@@ -195,7 +195,14 @@ impl Tensor {
         if op == BinaryOp::Div {
             dtype = dtype.to_float();
         }
-        let rhs = Tensor::full((), s.to_f64(), dtype, self.device())?;
+        let rhs = match s {
+            // An integer scalar wraps into an integer dtype (u8 * -1 multiplies by 255), as in
+            // PyTorch.
+            Scalar::Int(i) if dtype.is_int() => {
+                Tensor::scalar(i, self.device())?.to_dtype(dtype)?
+            }
+            _ => Tensor::full((), s.to_f64(), dtype, self.device())?,
+        };
         self.binary_in(op, &rhs, dtype)
     }
 

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 /// x.set_requires_grad(true)?;
 /// let y = x.matmul(&x.t()?)?.sum_all()?;
 /// y.backward()?;
-/// assert_eq!(y.item::<f32>()?, 54.0);
+/// assert_eq!(y.item::<f32>()?, 52.0);
 /// assert_eq!(x.grad().unwrap().to_vec::<f32>()?, vec![8.0, 12.0, 8.0, 12.0]);
 /// # Ok(()) }
 /// ```

@@ -197,6 +197,11 @@ impl Tensor {
         // Shift by the (detached) maximum; infinite maxima shift by 0 so that all -inf rows
         // give -inf and +inf rows give +inf.
         let m = no_grad_scope(|| -> Result<Tensor> {
+            if dims.iter().any(|&d| self.dims()[d] == 0) {
+                // No terms: nothing to shift by, and the result is log(0) = -inf, as in PyTorch.
+                let shape = self.shape().reduced(&dims, true);
+                return Tensor::zeros(shape, self.dtype(), self.device());
+            }
             let m = self.max(dims.clone(), true)?;
             let finite = m.abs()?.lt_scalar(f64::INFINITY)?;
             m.masked_fill(&finite.logical_not()?, 0.0)

@@ -57,6 +57,14 @@ where
     D: Element,
 {
     let n = la.elem_count();
+    if n < PAR_THRESHOLD && la.is_contiguous() && lb.is_contiguous() {
+        // The common small case: two contiguous operands of one shape.
+        let (a, b) = (
+            &a[la.offset()..la.offset() + n],
+            &b[lb.offset()..lb.offset() + n],
+        );
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
     let mut out = vec![D::from_f64(0.0); n];
     let plan = Plan::new(
         la.dims(),
@@ -127,6 +135,24 @@ where
 pub(crate) fn copy(src: &HostData, layout: &Layout, dtype: DType) -> HostData {
     if dtype == src.dtype() {
         return match_host!(src, s => Element::into_host(map1(s, layout, |x| x)));
+    }
+    if src.dtype().is_int() && dtype.is_int() {
+        // Integer to integer wraps modulo 2^bits (300 -> u8 44, -1 -> u8 255), as in PyTorch,
+        // and stays exact for i64 beyond 2^53.
+        fn wrap<S: IntElem>(src: &[S], layout: &Layout, dtype: DType) -> HostData {
+            let v = map1(src, layout, |x: S| x.to_i64());
+            match dtype {
+                DType::I32 => HostData::I32(v.into_iter().map(|x| x as i32).collect()),
+                DType::U8 => HostData::U8(v.into_iter().map(|x| x as u8).collect()),
+                _ => HostData::I64(v),
+            }
+        }
+        return match src {
+            HostData::I32(s) => wrap(s, layout, dtype),
+            HostData::I64(s) => wrap(s, layout, dtype),
+            HostData::U8(s) => wrap(s, layout, dtype),
+            _ => unreachable!("an integer dtype"),
+        };
     }
     fn go<S: Element, D: Element>(src: &[S], layout: &Layout) -> HostData {
         D::into_host(map1(src, layout, |x| D::from_f64(x.to_f64())))
