@@ -3,6 +3,8 @@
 //! A PyTorch-like deep-learning library in Rust: tensors with autograd on the CPU, CUDA and
 //! Metal, built with cargo alone.
 //!
+//! # Examples
+//!
 //! ```
 //! use silica::prelude::*;
 //! # fn main() -> silica::Result<()> {

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 /// A device that can hold tensors.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::Device;
 /// let d: Device = "cuda:1".parse().unwrap();

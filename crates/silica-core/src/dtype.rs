@@ -76,6 +76,8 @@ impl DType {
     /// The dtype PyTorch gives to a binary op between two tensors of these dtypes
     /// (`torch.promote_types`).
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::DType;
     /// assert_eq!(DType::I32.promote(DType::F16), DType::F16);

@@ -4,6 +4,8 @@
 //! backend contract ([`backend::DeviceBackend`] and [`backend::Kernels`]), the CPU backend,
 //! Philox random numbers, safetensors I/O, and the conformance suite [`backendtest`].
 //!
+//! # Examples
+//!
 //! ```
 //! use silica_core::{Tensor, DType, Device};
 //! # fn main() -> silica_core::Result<()> {

@@ -140,6 +140,8 @@ pub fn fill_host(dist: Distribution, dtype: DType, len: usize, seed: u64, offset
 
 /// A seeded random stream. Cheap to share: draws take disjoint block ranges atomically.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::{Generator, Tensor, DType, Device};
 /// let a = Generator::new(7).rand([3], DType::F32, Device::Cpu).unwrap();

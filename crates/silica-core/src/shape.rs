@@ -98,6 +98,8 @@ impl Shape {
 
     /// The shape NumPy/PyTorch broadcasting gives to `self` and `other`, or an error naming `op`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::Shape;
     /// let s = Shape::from([2, 1, 3]).broadcast(&Shape::from([4, 1]), "add").unwrap();

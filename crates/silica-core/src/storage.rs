@@ -42,6 +42,8 @@ impl Drop for Storage {
 
 /// Live storages, live bytes and peak bytes of `device`.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::{memory_stats, Device, Tensor, DType};
 /// let before = memory_stats(Device::Cpu).unwrap();

@@ -30,6 +30,8 @@ impl Default for GradcheckOptions {
 /// `sum(f(x) * v)` is compared with `(L(x + eps) - L(x - eps)) / (2 eps)` for every element of
 /// every input that requires grad. Returns an error describing the first mismatch.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::{gradcheck, GradcheckOptions, Tensor, DType, Device};
 /// let x = Tensor::from_slice(&[0.3f64, -1.2, 2.0], [3], Device::Cpu).unwrap();

@@ -204,6 +204,8 @@ fn set_grad_enabled(enabled: bool) -> GradModeGuard {
 
 /// Disables gradient recording on this thread until the guard drops, like `torch.no_grad()`.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::{no_grad, Tensor, Device, DType};
 /// let w = Tensor::ones([2], DType::F32, Device::Cpu).unwrap();

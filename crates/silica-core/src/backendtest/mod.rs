@@ -7,6 +7,8 @@
 //! at the next synchronisation), and that memory returns when tensors drop. A backend "works"
 //! when `run_all` passes; every backend's own tests call it:
 //!
+//! # Examples
+//!
 //! ```
 //! silica_core::backendtest::run_all(silica_core::Device::Cpu).unwrap();
 //! ```

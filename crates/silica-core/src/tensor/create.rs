@@ -8,6 +8,8 @@ use crate::{DType, Device, Element, Error, HostData, Result, Shape};
 impl Tensor {
     /// A tensor holding `data` with `shape`, on `device`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let t = Tensor::from_slice(&[1i64, 2, 3, 4, 5, 6], [2, 3], Device::Cpu).unwrap();
@@ -55,6 +57,8 @@ impl Tensor {
     }
 
     /// A tensor of `shape` filled with `value` (cast to `dtype`).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};
@@ -110,6 +114,8 @@ impl Tensor {
     }
 
     /// `start, start + step, ...` up to but excluding `end`, as `torch.arange`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};

@@ -208,6 +208,8 @@ impl Tensor {
 
     /// `self + rhs`, broadcasting.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], [2, 2], Device::Cpu).unwrap();
@@ -342,6 +344,8 @@ impl Tensor {
     }
 
     /// `on_true` where `self` (a Bool condition) is true, else `on_false`, broadcasting all three.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, Device};

@@ -18,6 +18,8 @@ fn check_index_dtype(op: &'static str, index: &Tensor) -> Result<()> {
 impl Tensor {
     /// The entries of `dim` listed by the 1-D integer `index`, as `torch.index_select`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [3, 2], Device::Cpu).unwrap();
@@ -149,6 +151,8 @@ impl Tensor {
     }
 
     /// Joins tensors along `dim`; all other dims must match. Dtypes promote, as in `torch.cat`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};

@@ -12,6 +12,8 @@ impl Tensor {
     ///   which is removed from the result;
     /// - otherwise the leading (batch) dims broadcast: `[b.., m, k] · [b.., k, n] -> [b.., m, n]`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};
     /// let a = Tensor::ones([5, 2, 3], DType::F32, Device::Cpu).unwrap();

@@ -271,6 +271,8 @@ impl Tensor {
 
     /// The elements in row-major order, as `T`. The dtype must be `T`'s.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let t = Tensor::arange(0.0, 4.0, 1.0, silica_core::DType::F32, Device::Cpu).unwrap();

@@ -8,6 +8,8 @@ use crate::{DType, Dim, Error, Result, Shape};
 
 /// Hyper-parameters of [`Tensor::conv2d`], as `(height, width)` pairs.
 ///
+/// # Examples
+///
 /// ```
 /// use silica_core::Conv2dConfig;
 /// let c = Conv2dConfig::default().with_stride(2).with_padding(1);
@@ -139,6 +141,8 @@ impl Tensor {
 
     /// `exp(x) / sum(exp(x))` along `dim`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let x = Tensor::from_slice(&[1.0f64, 1.0], [2], Device::Cpu).unwrap();
@@ -156,6 +160,8 @@ impl Tensor {
     /// 2-D convolution of `[n, c_in, h, w]` (or unbatched `[c_in, h, w]`) with `weight`
     /// `[c_out, c_in / groups, kh, kw]` and an optional `bias` `[c_out]`, as
     /// `torch.nn.functional.conv2d`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device, Conv2dConfig};
@@ -394,6 +400,8 @@ impl Tensor {
 
     /// Pads the last dims, as `torch.nn.functional.pad`: `pads` lists (before, after) pairs
     /// starting from the last dim, e.g. `[left, right, top, bottom]`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, Device, PadMode};

@@ -49,6 +49,8 @@ impl Tensor {
 
     /// The sum over `dims` (an empty list sums everything). Integers and bools sum to I64.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, Device};
     /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], [2, 2], Device::Cpu).unwrap();

@@ -121,6 +121,8 @@ impl Tensor {
     /// The same elements with a new shape (one dim may be `-1`). A view when the strides
     /// allow, else a copy, as `torch.reshape`.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};
     /// let t = Tensor::zeros([2, 3, 4], DType::F32, Device::Cpu).unwrap();
@@ -317,6 +319,8 @@ impl Tensor {
     }
 
     /// `len` elements of `dim` from `start`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};
