@@ -205,6 +205,8 @@ pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + fmt::Display +
     fn into_host(v: Vec<Self>) -> crate::HostData;
     /// Borrows host data as a slice of this type, if the dtype matches.
     fn slice(data: &crate::HostData) -> Option<&[Self]>;
+    /// Unwraps host data into a vector of this type, if the dtype matches.
+    fn from_host(data: crate::HostData) -> Option<Vec<Self>>;
 }
 
 macro_rules! impl_element {
@@ -225,6 +227,12 @@ macro_rules! impl_element {
                 crate::HostData::$dtype(v)
             }
             fn slice(data: &crate::HostData) -> Option<&[Self]> {
+                match data {
+                    crate::HostData::$dtype(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn from_host(data: crate::HostData) -> Option<Vec<Self>> {
                 match data {
                     crate::HostData::$dtype(v) => Some(v),
                     _ => None,

@@ -42,14 +42,6 @@ impl HostData {
         self.len() == 0
     }
 
-    /// `len` elements of `dtype`, all equal to `value` (cast as `as` casts do).
-    pub fn filled(dtype: DType, len: usize, value: f64) -> HostData {
-        fn fill<T: Element>(len: usize, value: f64) -> HostData {
-            T::into_host(vec![T::from_f64(value); len])
-        }
-        dispatch_dtype!(dtype, T => fill::<T>(len, value))
-    }
-
     /// Element `i` as f64.
     pub fn get_f64(&self, i: usize) -> f64 {
         match_host!(self, v => v[i].to_f64())
@@ -58,17 +50,6 @@ impl HostData {
     /// Converts every element to f64.
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match_host!(self, v => v.iter().map(|x| x.to_f64()).collect())
-    }
-
-    /// Converts every element to `dtype`, as `Tensor::to_dtype` does.
-    pub fn cast(&self, dtype: DType) -> HostData {
-        if dtype == self.dtype() {
-            return self.clone();
-        }
-        fn conv<S: Element, D: Element>(src: &[S]) -> HostData {
-            D::into_host(src.iter().map(|&x| D::from_f64(x.to_f64())).collect())
-        }
-        match_host!(self, src => dispatch_dtype!(dtype, D => conv::<_, D>(src)))
     }
 
     /// The raw little-endian bytes of the elements (bools as 0 or 1).

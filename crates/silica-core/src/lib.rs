@@ -48,6 +48,6 @@ pub use layout::Layout;
 pub use rng::{manual_seed, Generator, GeneratorState};
 pub use scalar::Scalar;
 pub use shape::{Dim, Dims, Shape};
-pub use storage::memory_stats;
+pub use storage::{empty_cache, memory_stats};
 pub use tensor::{Conv2dConfig, PadMode, Pool2dConfig, Tensor, TensorId};
 pub use tensor::{DimSize, ShapeSpec};

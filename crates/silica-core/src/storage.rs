@@ -52,5 +52,15 @@ impl Drop for Storage {
 /// drop(t);
 /// ```
 pub fn memory_stats(device: Device) -> Result<MemoryStats> {
-    Ok(get(device)?.memory().stats())
+    let backend = get(device)?;
+    Ok(MemoryStats {
+        cached_bytes: backend.cached_bytes(),
+        ..backend.memory().stats()
+    })
+}
+
+/// Releases the memory `device`'s allocator keeps cached, like `torch.cuda.empty_cache()`.
+pub fn empty_cache(device: Device) -> Result<()> {
+    get(device)?.empty_cache();
+    Ok(())
 }

@@ -93,6 +93,14 @@ pub trait DeviceBackend: Send + Sync + Debug {
 
     /// The live-storage counters of this device.
     fn memory(&self) -> &MemoryCounters;
+
+    /// Bytes the backend's allocator keeps cached for reuse (not held by any tensor).
+    fn cached_bytes(&self) -> usize {
+        0
+    }
+
+    /// Releases the allocator's cached memory, like `torch.cuda.empty_cache()`.
+    fn empty_cache(&self) {}
 }
 
 /// The primitive ops every backend implements, and the optional fused ones.
@@ -226,6 +234,8 @@ pub struct MemoryStats {
     pub peak_bytes: usize,
     /// Storages created since the process started.
     pub allocations: usize,
+    /// Bytes the allocator keeps cached for reuse, beyond the live bytes.
+    pub cached_bytes: usize,
 }
 
 impl MemoryCounters {
@@ -250,6 +260,7 @@ impl MemoryCounters {
             live_bytes: self.live_bytes.load(Ordering::Relaxed),
             peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
             allocations: self.allocations.load(Ordering::Relaxed),
+            cached_bytes: 0,
         }
     }
 }

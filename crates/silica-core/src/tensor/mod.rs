@@ -287,9 +287,8 @@ impl Tensor {
             ));
         }
         let host = self.to_host()?;
-        T::slice(&host)
-            .map(<[T]>::to_vec)
-            .ok_or_else(|| Error::dtype("to_vec", host.dtype(), T::DTYPE.to_string()))
+        let dtype = host.dtype();
+        T::from_host(host).ok_or_else(|| Error::dtype("to_vec", dtype, T::DTYPE.to_string()))
     }
 
     /// The elements converted to f64, in row-major order.

@@ -6,9 +6,9 @@
 //! Images are spread over threads; f16 and bf16 compute in f32.
 
 use super::matmul::{gemm_into, Mat};
-use super::{elementwise, Read};
+use super::{elementwise, Contiguous, Read};
 use crate::backend::Conv2dParams;
-use crate::{DType, Element, Error, HostData, Result};
+use crate::{DType, Element, Error, HostData, Layout, Result};
 use rayon::prelude::*;
 use std::ops::AddAssign;
 
@@ -45,15 +45,13 @@ impl Geom {
     }
 }
 
-/// Contiguous copies in the compute dtype (f32 for f16/bf16), or an error for integers.
-fn compute_copy(r: &Read<'_>) -> Result<(HostData, DType)> {
-    let dt = r.data.dtype();
-    let compute = match dt {
-        DType::F64 => DType::F64,
-        DType::F32 | DType::F16 | DType::BF16 => DType::F32,
-        _ => return Err(Error::dtype("conv2d", dt, "a float dtype")),
-    };
-    Ok((elementwise::copy(&r.data, r.layout, compute), dt))
+/// The dtype conv2d computes in: f64 for f64, f32 for the other floats.
+fn compute_dtype(dt: DType) -> Result<DType> {
+    match dt {
+        DType::F64 => Ok(DType::F64),
+        DType::F32 | DType::F16 | DType::BF16 => Ok(DType::F32),
+        _ => Err(Error::dtype("conv2d", dt, "a float dtype")),
+    }
 }
 
 fn run(
@@ -63,19 +61,26 @@ fn run(
     f32_fn: fn(&[f32], &[f32], &Geom) -> Vec<f32>,
     f64_fn: fn(&[f64], &[f64], &Geom) -> Vec<f64>,
 ) -> Result<HostData> {
-    let (x, dt) = compute_copy(a)?;
-    let (y, _) = compute_copy(b)?;
+    let dt = a.data.dtype();
+    if b.data.dtype() != dt {
+        return Err(Error::invalid(
+            "conv2d",
+            format!("operands have dtypes {dt} and {}", b.data.dtype()),
+        ));
+    }
+    let compute = compute_dtype(dt)?;
+    let (x, y) = (Contiguous::of(a, compute), Contiguous::of(b, compute));
     let g = Geom::new(p);
-    Ok(match (x, y) {
-        (HostData::F32(x), HostData::F32(y)) => HostData::F32(f32_fn(&x, &y, &g)).cast(dt),
-        (HostData::F64(x), HostData::F64(y)) => HostData::F64(f64_fn(&x, &y, &g)),
-        (x, y) => {
-            return Err(Error::invalid(
-                "conv2d",
-                format!("operands have dtypes {} and {}", x.dtype(), y.dtype()),
-            ))
-        }
-    })
+    if compute == DType::F64 {
+        return Ok(HostData::F64(f64_fn(x.slice(), y.slice(), &g)));
+    }
+    let out = HostData::F32(f32_fn(x.slice(), y.slice(), &g));
+    if dt == DType::F32 {
+        return Ok(out);
+    }
+    let cast = elementwise::copy(&out, &Layout::contiguous(out.len()), dt);
+    super::cache::recycle(out);
+    Ok(cast)
 }
 
 pub(crate) fn forward(x: &Read<'_>, w: &Read<'_>, p: &Conv2dParams) -> Result<HostData> {
@@ -103,91 +108,110 @@ fn inner_par(g: &Geom) -> gemm::Parallelism {
     }
 }
 
+/// Calls `f(image, out_chunk, scratch)` for each image's `chunk` of `out`, across threads when
+/// [`images_in_parallel`]; each worker allocates one `scratch` of `scratch_len` elements.
+fn for_images<T: Element>(
+    out: &mut [T],
+    chunk: usize,
+    scratch_len: usize,
+    g: &Geom,
+    f: impl Fn(usize, &mut [T], &mut [T]) + Sync,
+) {
+    if chunk == 0 {
+        return;
+    }
+    let zero = T::from_f64(0.0);
+    if images_in_parallel(g) {
+        out.par_chunks_mut(chunk).enumerate().for_each_init(
+            || vec![zero; scratch_len],
+            |scratch, (n, o)| f(n, o, scratch),
+        );
+    } else {
+        let mut scratch = vec![zero; scratch_len];
+        for (n, o) in out.chunks_mut(chunk).enumerate() {
+            f(n, o, &mut scratch);
+        }
+    }
+}
+
 fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], g: &Geom) -> Vec<T> {
     let p = &g.p;
     let zero = T::from_f64(0.0);
-    let mut out = vec![zero; p.batch * p.out_channels * g.ohw];
-    let per_image = |(n, out_n): (usize, &mut [T])| {
-        let mut col = vec![zero; if g.is_pointwise() { 0 } else { g.kk * g.ohw }];
-        for grp in 0..p.groups {
-            let x_g = &x[(n * p.in_channels + grp * g.cg) * g.hw..][..g.cg * g.hw];
-            let col: &[T] = if g.is_pointwise() {
-                x_g
-            } else {
-                im2col(x_g, g, &mut col);
-                &col
-            };
-            let w_g = &w[grp * g.og * g.kk..][..g.og * g.kk];
-            gemm_into(
-                g.og,
-                g.ohw,
-                g.kk,
-                &mut out_n[grp * g.og * g.ohw..][..g.og * g.ohw],
-                false,
-                Mat {
-                    data: w_g,
-                    rs: g.kk,
-                    cs: 1,
-                },
-                Mat {
-                    data: col,
-                    rs: g.ohw,
-                    cs: 1,
-                },
-                inner_par(g),
-            );
-        }
-    };
-    let chunk = p.out_channels * g.ohw;
-    if chunk == 0 {
-        return out;
-    }
-    if images_in_parallel(g) {
-        out.par_chunks_mut(chunk).enumerate().for_each(per_image);
-    } else {
-        out.chunks_mut(chunk).enumerate().for_each(per_image);
-    }
+    let mut out = super::cache::filled(p.batch * p.out_channels * g.ohw, zero);
+    let scratch = if g.is_pointwise() { 0 } else { g.kk * g.ohw };
+    for_images(
+        &mut out,
+        p.out_channels * g.ohw,
+        scratch,
+        g,
+        |n, out_n, col| {
+            for grp in 0..p.groups {
+                let x_g = &x[(n * p.in_channels + grp * g.cg) * g.hw..][..g.cg * g.hw];
+                let col: &[T] = if g.is_pointwise() {
+                    x_g
+                } else {
+                    im2col(x_g, g, col);
+                    col
+                };
+                let w_g = &w[grp * g.og * g.kk..][..g.og * g.kk];
+                gemm_into(
+                    g.og,
+                    g.ohw,
+                    g.kk,
+                    &mut out_n[grp * g.og * g.ohw..][..g.og * g.ohw],
+                    false,
+                    Mat {
+                        data: w_g,
+                        rs: g.kk,
+                        cs: 1,
+                    },
+                    Mat {
+                        data: col,
+                        rs: g.ohw,
+                        cs: 1,
+                    },
+                    inner_par(g),
+                );
+            }
+        },
+    );
     out
 }
 
 fn backward_input_t<T: Element + AddAssign>(grad: &[T], w: &[T], g: &Geom) -> Vec<T> {
     let p = &g.p;
     let zero = T::from_f64(0.0);
-    let mut dx = vec![zero; p.batch * p.in_channels * g.hw];
-    let per_image = |(n, dx_n): (usize, &mut [T])| {
-        let mut dcol = vec![zero; g.kk * g.ohw];
-        for grp in 0..p.groups {
-            let g_n = &grad[(n * p.out_channels + grp * g.og) * g.ohw..][..g.og * g.ohw];
-            let w_g = &w[grp * g.og * g.kk..][..g.og * g.kk];
-            let dx_g = &mut dx_n[grp * g.cg * g.hw..][..g.cg * g.hw];
-            // W_g^T is [kk, og]: element (i, j) = w_g[j * kk + i].
-            let wt = Mat {
-                data: w_g,
-                rs: 1,
-                cs: g.kk,
-            };
-            let gm = Mat {
-                data: g_n,
-                rs: g.ohw,
-                cs: 1,
-            };
-            if g.is_pointwise() {
-                gemm_into(g.kk, g.ohw, g.og, dx_g, false, wt, gm, inner_par(g));
-            } else {
-                gemm_into(g.kk, g.ohw, g.og, &mut dcol, false, wt, gm, inner_par(g));
-                col2im(&dcol, g, dx_g);
+    let mut dx = super::cache::filled(p.batch * p.in_channels * g.hw, zero);
+    for_images(
+        &mut dx,
+        p.in_channels * g.hw,
+        g.kk * g.ohw,
+        g,
+        |n, dx_n, dcol| {
+            for grp in 0..p.groups {
+                let g_n = &grad[(n * p.out_channels + grp * g.og) * g.ohw..][..g.og * g.ohw];
+                let w_g = &w[grp * g.og * g.kk..][..g.og * g.kk];
+                let dx_g = &mut dx_n[grp * g.cg * g.hw..][..g.cg * g.hw];
+                // W_g^T is [kk, og]: element (i, j) = w_g[j * kk + i].
+                let wt = Mat {
+                    data: w_g,
+                    rs: 1,
+                    cs: g.kk,
+                };
+                let gm = Mat {
+                    data: g_n,
+                    rs: g.ohw,
+                    cs: 1,
+                };
+                if g.is_pointwise() {
+                    gemm_into(g.kk, g.ohw, g.og, dx_g, false, wt, gm, inner_par(g));
+                } else {
+                    gemm_into(g.kk, g.ohw, g.og, dcol, false, wt, gm, inner_par(g));
+                    col2im(dcol, g, dx_g);
+                }
             }
-        }
-    };
-    let chunk = p.in_channels * g.hw;
-    if chunk == 0 {
-        return dx;
-    }
-    if images_in_parallel(g) {
-        dx.par_chunks_mut(chunk).enumerate().for_each(per_image);
-    } else {
-        dx.chunks_mut(chunk).enumerate().for_each(per_image);
-    }
+        },
+    );
     dx
 }
 

@@ -154,7 +154,7 @@ pub(crate) fn gemm_into<T: Element>(
 
 fn gemm_batched<T: Element>(x: &[T], la: &Layout, y: &[T], lb: &Layout, d: &Dims) -> Vec<T> {
     let (m, k, n) = (d.m, d.k, d.n);
-    let mut out = vec![T::from_f64(0.0); d.pairs.len() * m * n];
+    let mut out = super::cache::filled(d.pairs.len() * m * n, T::from_f64(0.0));
     if m == 0 || n == 0 || k == 0 {
         return out;
     }

@@ -3,6 +3,7 @@
 //! f16 and bf16 are stored as such and computed in f32. Every kernel has a contiguous fast
 //! path and a strided path (see `strided.rs`).
 
+pub mod cache;
 mod conv;
 mod elementwise;
 mod index;
@@ -17,7 +18,7 @@ use super::{
     BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
     MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
 };
-use crate::{DType, Device, Error, HostData, Layout, Result};
+use crate::{DType, Device, Element, Error, HostData, Layout, Result};
 use std::any::Any;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -67,6 +68,16 @@ impl CpuBuffer {
     }
 }
 
+impl Drop for CpuBuffer {
+    fn drop(&mut self) {
+        let data = std::mem::replace(
+            self.data.get_mut().unwrap_or_else(|e| e.into_inner()),
+            HostData::U8(Vec::new()),
+        );
+        cache::recycle(data);
+    }
+}
+
 impl Buffer for CpuBuffer {
     fn dtype(&self) -> DType {
         self.dtype
@@ -99,6 +110,46 @@ pub(crate) fn read<'a>(v: View<'a>, op: &'static str) -> Result<Read<'a>> {
     })
 }
 
+/// The elements of a view, contiguous and of one dtype: borrowed when the view already is,
+/// else a copy whose memory goes back to the cache when dropped.
+pub(crate) enum Contiguous<'a> {
+    Borrowed(&'a HostData, usize),
+    Owned(HostData),
+}
+
+impl<'a> Contiguous<'a> {
+    /// The view's elements as `dtype`.
+    pub(crate) fn of(r: &'a Read<'a>, dtype: DType) -> Self {
+        if r.layout.is_contiguous() && r.data.dtype() == dtype {
+            Contiguous::Borrowed(&r.data, r.layout.offset())
+        } else {
+            Contiguous::Owned(elementwise::copy(&r.data, r.layout, dtype))
+        }
+    }
+
+    /// The data and the offset of the first element.
+    pub(crate) fn data(&self) -> (&HostData, usize) {
+        match self {
+            Contiguous::Borrowed(d, o) => (d, *o),
+            Contiguous::Owned(d) => (d, 0),
+        }
+    }
+
+    /// The elements as a slice of `T` (whose dtype must be the one asked for).
+    pub(crate) fn slice<T: Element>(&self) -> &[T] {
+        let (d, o) = self.data();
+        &T::slice(d).expect("Contiguous::of converted to this dtype")[o..]
+    }
+}
+
+impl Drop for Contiguous<'_> {
+    fn drop(&mut self) {
+        if let Contiguous::Owned(d) = self {
+            cache::recycle(std::mem::replace(d, HostData::U8(Vec::new())));
+        }
+    }
+}
+
 impl DeviceBackend for CpuBackend {
     fn device(&self) -> Device {
         Device::Cpu
@@ -124,11 +175,21 @@ impl DeviceBackend for CpuBackend {
     fn memory(&self) -> &MemoryCounters {
         &self.memory
     }
+
+    fn cached_bytes(&self) -> usize {
+        cache::cached_bytes()
+    }
+
+    fn empty_cache(&self) {
+        cache::empty_cache()
+    }
 }
 
 impl Kernels for CpuBackend {
     fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox> {
-        Ok(CpuBuffer::boxed(HostData::filled(dtype, len, value)))
+        let data =
+            dispatch_dtype!(dtype, T => T::into_host(cache::filled(len, T::from_f64(value))));
+        Ok(CpuBuffer::boxed(data))
     }
 
     fn random(

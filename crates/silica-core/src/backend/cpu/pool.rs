@@ -1,9 +1,9 @@
 //! 2-D max and average pooling, one (image, channel) plane per task.
 
-use super::{elementwise, Read};
+use super::{Contiguous, Read};
 use crate::backend::Pool2dParams;
 use crate::dtype::is_nan;
-use crate::{Element, Error, HostData, Result};
+use crate::{DType, Element, Error, HostData, Result};
 use rayon::prelude::*;
 
 /// The clipped window `[start, end)` of output position `o` along one axis, and the size the
@@ -25,20 +25,12 @@ fn window(
     )
 }
 
-fn contiguous<'a>(x: &'a Read<'a>) -> std::borrow::Cow<'a, HostData> {
-    if x.layout.is_contiguous() && x.layout.offset() == 0 {
-        std::borrow::Cow::Borrowed(&*x.data)
-    } else {
-        std::borrow::Cow::Owned(elementwise::copy(&x.data, x.layout, x.data.dtype()))
-    }
-}
-
 pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, HostData)> {
     fn go<T: Element>(x: &[T], p: &Pool2dParams) -> (HostData, HostData) {
         let (oh, ow, hw) = (p.out_h(), p.out_w(), p.in_h * p.in_w);
         let planes = p.batch * p.channels;
-        let mut vals = vec![T::from_f64(0.0); planes * oh * ow];
-        let mut idx = vec![0i64; planes * oh * ow];
+        let mut vals = super::cache::filled(planes * oh * ow, T::from_f64(0.0));
+        let mut idx = super::cache::filled(planes * oh * ow, 0i64);
         if oh * ow == 0 {
             return (T::into_host(vals), HostData::I64(idx));
         }
@@ -71,10 +63,10 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
             });
         (T::into_host(vals), HostData::I64(idx))
     }
-    let data = contiguous(x);
-    match &*data {
-        HostData::Bool(_) => Err(Error::dtype("max_pool2d", data.dtype(), "a numeric dtype")),
-        d => Ok(match_host!(d, v => go(v, p))),
+    let c = Contiguous::of(x, x.data.dtype());
+    match c.data() {
+        (HostData::Bool(_), _) => Err(Error::dtype("max_pool2d", DType::Bool, "a numeric dtype")),
+        (d, o) => Ok(match_host!(d, v => go(&v[o..], p))),
     }
 }
 
@@ -93,7 +85,7 @@ fn divisor(p: &Pool2dParams, oy: usize, ox: usize) -> (usize, usize, usize, usiz
 pub(crate) fn avg_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<HostData> {
     fn go<T: Element>(x: &[T], p: &Pool2dParams) -> HostData {
         let (oh, ow, hw) = (p.out_h(), p.out_w(), p.in_h * p.in_w);
-        let mut out = vec![T::from_f64(0.0); p.batch * p.channels * oh * ow];
+        let mut out = super::cache::filled(p.batch * p.channels * oh * ow, T::from_f64(0.0));
         if oh * ow > 0 {
             out.par_chunks_mut(oh * ow)
                 .enumerate()
@@ -115,11 +107,12 @@ pub(crate) fn avg_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<HostData> {
         }
         T::into_host(out)
     }
-    let data = contiguous(x);
-    if !data.dtype().is_float() {
-        return Err(Error::dtype("avg_pool2d", data.dtype(), "a float dtype"));
+    if !x.data.dtype().is_float() {
+        return Err(Error::dtype("avg_pool2d", x.data.dtype(), "a float dtype"));
     }
-    Ok(match_host!(&*data, v => go(v, p)))
+    let c = Contiguous::of(x, x.data.dtype());
+    let (d, o) = c.data();
+    Ok(match_host!(d, v => go(&v[o..], p)))
 }
 
 pub(crate) fn avg_pool2d_backward(g: &Read<'_>, p: &Pool2dParams) -> Result<HostData> {
@@ -144,6 +137,7 @@ pub(crate) fn avg_pool2d_backward(g: &Read<'_>, p: &Pool2dParams) -> Result<Host
         }
         T::into_host(dx.into_iter().map(T::from_f64).collect())
     }
-    let data = contiguous(g);
-    Ok(match_host!(&*data, v => go(v, p)))
+    let c = Contiguous::of(g, g.data.dtype());
+    let (d, o) = c.data();
+    Ok(match_host!(d, v => go(&v[o..], p)))
 }

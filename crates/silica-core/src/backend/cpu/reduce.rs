@@ -161,7 +161,7 @@ where
         acc
     };
 
-    let mut out = vec![D::from_f64(0.0); n_out];
+    let mut out = super::cache::filled(n_out, D::from_f64(0.0));
     if n_out == 0 {
         return out;
     }
