@@ -32,7 +32,11 @@ fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
 /// `n` rounded up to its size class: a multiple of 1/8 of the largest power of two not above
 /// `n`, so a class wastes at most an eighth.
 fn size_class(n: usize) -> usize {
-    let floor_pow2 = if n.is_power_of_two() { n } else { n.next_power_of_two() / 2 };
+    let floor_pow2 = if n.is_power_of_two() {
+        n
+    } else {
+        n.next_power_of_two() / 2
+    };
     let step = (floor_pow2 / 8).max(1);
     n.div_ceil(step) * step
 }
