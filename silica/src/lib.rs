@@ -1,7 +1,9 @@
 //! # Silica
 //!
-//! A PyTorch-like deep-learning library in Rust: tensors with autograd on the CPU, CUDA and
-//! Metal, built with cargo alone.
+//! A PyTorch-like deep-learning library in Rust: tensors with autograd ([`Tensor`]), neural
+//! network modules and losses ([`nn`]), optimizers and schedulers ([`optim`]), datasets and the
+//! `DataLoader` ([`data`]), and safetensors checkpoints ([`io`]). It runs on the CPU; CUDA and
+//! Metal backends plug into the same backend contract. It builds with cargo alone.
 //!
 //! # Examples
 //!
@@ -17,6 +19,7 @@
 //! ```
 
 pub use silica_core::*;
+pub use silica_nn::{data, io, nn, optim};
 
 /// The names most programs need: `use silica::prelude::*;`.
 pub mod prelude {
@@ -24,4 +27,7 @@ pub mod prelude {
         manual_seed, no_grad, Conv2dConfig, DType, Device, Error, Generator, PadMode, Pool2dConfig,
         Result, Scalar, Shape, Tensor,
     };
+    pub use silica_nn::data::{DataLoader, DataLoaderConfig, Dataset};
+    pub use silica_nn::nn::Module;
+    pub use silica_nn::optim::{LrScheduler, Optimizer};
 }

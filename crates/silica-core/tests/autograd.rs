@@ -157,3 +157,23 @@ fn dropping_a_long_graph_does_not_overflow_the_stack() {
     }
     drop(y);
 }
+
+#[test]
+fn leaves_never_share_gradient_memory() {
+    // add's gradient is the same tensor for both operands; each leaf gets its own copy.
+    let a = leaf(&[1.0, 2.0]);
+    let b = leaf(&[3.0, 4.0]);
+    a.add(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    let (ga, gb) = (a.grad().unwrap(), b.grad().unwrap());
+    assert!(!ga.shares_storage(&gb));
+    {
+        let _g = no_grad();
+        ga.assign(&ga.mul_scalar(5.0).unwrap()).unwrap();
+    }
+    assert_eq!(gb.to_vec::<f64>().unwrap(), vec![1.0, 1.0]);
+    // The seed given to backward_with is not aliased either.
+    let c = leaf(&[1.0]);
+    let seed = Tensor::from_slice(&[2.0f64], [1], Device::Cpu).unwrap();
+    c.mul_scalar(1.0).unwrap().backward_with(&seed).unwrap();
+    assert!(!c.grad().unwrap().shares_storage(&seed));
+}

@@ -263,7 +263,14 @@ impl Tensor {
         for (leaf, g) in grads.into_values() {
             let mut slot = leaf.0.grad.lock().unwrap_or_else(|e| e.into_inner());
             *slot = Some(match slot.take() {
-                None => g,
+                // A gradient that shares memory with anything else (another leaf's gradient,
+                // the seed, a view of an intermediate) is copied, so that writing into one
+                // leaf's `grad()` never changes another's, as in PyTorch.
+                None if g.is_exclusive() => g,
+                None => {
+                    let _mode = set_grad_enabled(opts.create_graph);
+                    g.copy()?
+                }
                 Some(prev) => {
                     let _mode = set_grad_enabled(opts.create_graph);
                     prev.add(&g)?

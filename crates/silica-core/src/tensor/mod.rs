@@ -170,6 +170,12 @@ impl Tensor {
         self.0.layout.is_contiguous()
     }
 
+    /// True when this handle is the only one to its data: no clone, view or other tensor
+    /// shares the storage.
+    pub(crate) fn is_exclusive(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+
     /// True when `self` and `other` view the same storage.
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)

@@ -1,0 +1,10 @@
+//! # silica-nn
+//!
+//! The training stack on top of `silica-core`: [`nn`] (modules, layers, losses, initialisation),
+//! [`optim`] (optimizers, schedulers, gradient clipping), [`data`] (datasets and the
+//! `DataLoader`) and [`io`] (state dicts and checkpoints as safetensors).
+
+pub mod data;
+pub mod io;
+pub mod nn;
+pub mod optim;

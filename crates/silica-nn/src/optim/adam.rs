@@ -1,0 +1,431 @@
+//! Adam with coupled L2 weight decay (`torch.optim.Adam`) and AdamW with decoupled weight
+//! decay (`torch.optim.AdamW`), both with the AMSGrad variant. They share one update rule.
+
+use super::{
+    check_lr, check_non_negative, check_unit, decayed, effective_grad, json_bool, json_f64,
+    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+};
+use serde_json::{json, Value};
+use silica_core::{Result, Tensor};
+
+const EXP_AVG: &str = "exp_avg";
+const EXP_AVG_SQ: &str = "exp_avg_sq";
+const MAX_EXP_AVG_SQ: &str = "max_exp_avg_sq";
+const STATE: &[&str] = &[EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ];
+
+/// Hyper-parameters of [`Adam`], with PyTorch's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate (default 1e-3).
+    pub lr: f64,
+    /// Decay rates of the first and second moment averages, each in `[0, 1)`
+    /// (default `(0.9, 0.999)`).
+    pub betas: (f64, f64),
+    /// Added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// L2 penalty added to the gradient: `grad + weight_decay * param` (default 0).
+    pub weight_decay: f64,
+    /// Use the maximum of all second-moment averages so far (AMSGrad).
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it.
+    pub maximize: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            maximize: false,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// The defaults with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        AdamConfig {
+            lr,
+            ..Default::default()
+        }
+    }
+}
+
+/// Hyper-parameters of [`AdamW`], with PyTorch's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamWConfig {
+    /// Learning rate (default 1e-3).
+    pub lr: f64,
+    /// Decay rates of the first and second moment averages, each in `[0, 1)`
+    /// (default `(0.9, 0.999)`).
+    pub betas: (f64, f64),
+    /// Added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// Decoupled weight decay: each step first scales the parameter by
+    /// `1 - lr * weight_decay` (default 1e-2).
+    pub weight_decay: f64,
+    /// Use the maximum of all second-moment averages so far (AMSGrad).
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it.
+    pub maximize: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+            maximize: false,
+        }
+    }
+}
+
+impl AdamWConfig {
+    /// The defaults with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        AdamWConfig {
+            lr,
+            ..Default::default()
+        }
+    }
+}
+
+/// The hyper-parameters of one Adam or AdamW update.
+struct Rule {
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    weight_decay: f64,
+    amsgrad: bool,
+    maximize: bool,
+    /// AdamW: decay the parameter instead of adding an L2 term to the gradient.
+    decoupled: bool,
+}
+
+fn validate(name: &'static str, lr: f64, betas: (f64, f64), eps: f64, wd: f64) -> Result<()> {
+    check_lr(name, lr)?;
+    check_non_negative(name, "eps", eps)?;
+    check_unit(name, "beta1 (betas.0)", betas.0)?;
+    check_unit(name, "beta2 (betas.1)", betas.1)?;
+    check_non_negative(name, "weight_decay", wd)
+}
+
+fn to_json(r: &Rule) -> Value {
+    json!({
+        "lr": r.lr,
+        "betas": [r.betas.0, r.betas.1],
+        "eps": r.eps,
+        "weight_decay": r.weight_decay,
+        "amsgrad": r.amsgrad,
+        "maximize": r.maximize,
+    })
+}
+
+fn from_json(v: &Value, decoupled: bool) -> std::result::Result<Rule, String> {
+    let betas = match v.get("betas").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([a, b]) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err("hyper-parameter \"betas\" is not two numbers".into()),
+        },
+        _ => return Err("hyper-parameter \"betas\" is missing or not two numbers".into()),
+    };
+    Ok(Rule {
+        lr: json_f64(v, "lr")?,
+        betas,
+        eps: json_f64(v, "eps")?,
+        weight_decay: json_f64(v, "weight_decay")?,
+        amsgrad: json_bool(v, "amsgrad")?,
+        maximize: json_bool(v, "maximize")?,
+        decoupled,
+    })
+}
+
+fn required(amsgrad: bool) -> Vec<&'static str> {
+    if amsgrad {
+        vec![EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ]
+    } else {
+        vec![EXP_AVG, EXP_AVG_SQ]
+    }
+}
+
+impl AdamConfig {
+    fn rule(&self) -> Rule {
+        Rule {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled: false,
+        }
+    }
+}
+
+impl AdamWConfig {
+    fn rule(&self) -> Rule {
+        Rule {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+            maximize: self.maximize,
+            decoupled: true,
+        }
+    }
+}
+
+impl GroupConfig for AdamConfig {
+    const NAME: &'static str = "Adam";
+    const STATE: &'static [&'static str] = STATE;
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn validate(&self) -> Result<()> {
+        validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
+    }
+    fn to_json(&self) -> Value {
+        to_json(&self.rule())
+    }
+    fn from_json(v: &Value) -> std::result::Result<Self, String> {
+        let r = from_json(v, false)?;
+        Ok(AdamConfig {
+            lr: r.lr,
+            betas: r.betas,
+            eps: r.eps,
+            weight_decay: r.weight_decay,
+            amsgrad: r.amsgrad,
+            maximize: r.maximize,
+        })
+    }
+    fn required_state(&self) -> Vec<&'static str> {
+        required(self.amsgrad)
+    }
+}
+
+impl GroupConfig for AdamWConfig {
+    const NAME: &'static str = "AdamW";
+    const STATE: &'static [&'static str] = STATE;
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn validate(&self) -> Result<()> {
+        validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
+    }
+    fn to_json(&self) -> Value {
+        to_json(&self.rule())
+    }
+    fn from_json(v: &Value) -> std::result::Result<Self, String> {
+        let r = from_json(v, true)?;
+        Ok(AdamWConfig {
+            lr: r.lr,
+            betas: r.betas,
+            eps: r.eps,
+            weight_decay: r.weight_decay,
+            amsgrad: r.amsgrad,
+            maximize: r.maximize,
+        })
+    }
+    fn required_state(&self) -> Vec<&'static str> {
+        required(self.amsgrad)
+    }
+}
+
+/// One Adam or AdamW step of parameter `p`, as PyTorch's `_single_tensor_adam(w)`.
+fn update(r: &Rule, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+    let (beta1, beta2) = r.betas;
+    st.step += 1;
+    let step = st.step as f64;
+    let (grad, param) = if r.decoupled {
+        let decay = 1.0 - r.lr * r.weight_decay;
+        let param = if decay == 1.0 {
+            p.clone()
+        } else {
+            p.mul_scalar(decay)?
+        };
+        (effective_grad(g, p, r.maximize, 0.0)?, param)
+    } else {
+        (effective_grad(g, p, r.maximize, r.weight_decay)?, p.clone())
+    };
+    // m = beta1 m + (1 - beta1) g;  v = beta2 v + ((1 - beta2) g) g
+    let m = decayed(st.buf(EXP_AVG), beta1, grad.mul_scalar(1.0 - beta1)?)?;
+    let v = decayed(
+        st.buf(EXP_AVG_SQ),
+        beta2,
+        grad.mul_scalar(1.0 - beta2)?.mul(&grad)?,
+    )?;
+    let bias_correction1 = 1.0 - beta1.powf(step);
+    let bias_correction2 = 1.0 - beta2.powf(step);
+    let step_size = r.lr / bias_correction1;
+    let v_used = if r.amsgrad {
+        // The running maximum starts at zero and v >= 0, so the first maximum is v itself.
+        let max = match st.buf(MAX_EXP_AVG_SQ) {
+            Some(prev) => prev.maximum(&v)?,
+            None => v.clone(),
+        };
+        st.set(MAX_EXP_AVG_SQ, max.clone());
+        max
+    } else {
+        v.clone()
+    };
+    // denom = sqrt(v) / sqrt(bias_correction2) + eps;  p += (-step_size m) / denom
+    let denom = v_used
+        .sqrt()?
+        .div_scalar(bias_correction2.sqrt())?
+        .add_scalar(r.eps)?;
+    let new = param.add(&m.mul_scalar(-step_size)?.div(&denom)?)?;
+    st.set(EXP_AVG, m);
+    st.set(EXP_AVG_SQ, v);
+    p.assign(&new)
+}
+
+/// Adam (PyTorch's `torch.optim.Adam`): adaptive moment estimation with bias correction and
+/// a coupled L2 penalty.
+///
+/// With `g = grad + weight_decay * p`: `m = beta1 m + (1 - beta1) g`,
+/// `v = beta2 v + (1 - beta2) g²`, and
+/// `p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`, where AMSGrad uses
+/// the running maximum of `v` instead of `v`.
+///
+/// # Examples
+///
+/// ```
+/// use silica_core::{Device, Tensor};
+/// use silica_nn::optim::{Adam, AdamConfig, Optimizer};
+/// # fn main() -> silica_core::Result<()> {
+/// let w = Tensor::from_slice(&[1.0f32, -1.0], [2], Device::Cpu)?;
+/// w.set_requires_grad(true)?;
+/// let mut opt = Adam::new(vec![w.clone()], AdamConfig::new(0.1))?;
+/// w.square()?.sum_all()?.backward()?;
+/// opt.step()?;
+/// // The first step moves each weight by lr against the sign of its gradient.
+/// let got = w.to_vec::<f32>()?;
+/// assert!((got[0] - 0.9).abs() < 1e-6 && (got[1] + 0.9).abs() < 1e-6);
+/// assert_eq!(opt.state_dict()?.tensors.len(), 3); // step, exp_avg, exp_avg_sq
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Adam {
+    groups: Groups<AdamConfig>,
+}
+
+impl Adam {
+    /// An optimizer over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: AdamConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// An optimizer over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<AdamConfig>>) -> Result<Self> {
+        Ok(Adam {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<AdamConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self) -> Result<()> {
+        self.groups.step(|c, p, g, st| update(&c.rule(), p, g, st))
+    }
+    fn params(&self) -> Vec<Tensor> {
+        self.groups.params()
+    }
+    fn learning_rates(&self) -> Vec<f64> {
+        self.groups.learning_rates()
+    }
+    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
+        self.groups.set_learning_rates(lrs)
+    }
+    fn state_dict(&self) -> Result<OptimizerState> {
+        self.groups.state_dict()
+    }
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        self.groups.load_state_dict(state)
+    }
+}
+
+/// AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay.
+///
+/// Each step first scales the parameter by `1 - lr * weight_decay`, then applies Adam's
+/// update to it with the plain gradient.
+///
+/// # Examples
+///
+/// ```
+/// use silica_core::{Device, Tensor};
+/// use silica_nn::optim::{AdamW, AdamWConfig, Optimizer};
+/// # fn main() -> silica_core::Result<()> {
+/// let w = Tensor::from_slice(&[2.0f64], [1], Device::Cpu)?;
+/// w.set_requires_grad(true)?;
+/// let config = AdamWConfig { weight_decay: 0.5, ..AdamWConfig::new(0.1) };
+/// let mut opt = AdamW::new(vec![w.clone()], config)?;
+/// w.set_grad(Some(Tensor::from_slice(&[3.0f64], [1], Device::Cpu)?))?;
+/// opt.step()?;
+/// // 2 * (1 - 0.1 * 0.5) - 0.1 (the first Adam step is lr against the gradient's sign)
+/// assert!((w.to_vec::<f64>()?[0] - 1.8).abs() < 1e-7);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AdamW {
+    groups: Groups<AdamWConfig>,
+}
+
+impl AdamW {
+    /// An optimizer over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: AdamWConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// An optimizer over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<AdamWConfig>>) -> Result<Self> {
+        Ok(AdamW {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<AdamWConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl Optimizer for AdamW {
+    fn step(&mut self) -> Result<()> {
+        self.groups.step(|c, p, g, st| update(&c.rule(), p, g, st))
+    }
+    fn params(&self) -> Vec<Tensor> {
+        self.groups.params()
+    }
+    fn learning_rates(&self) -> Vec<f64> {
+        self.groups.learning_rates()
+    }
+    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
+        self.groups.set_learning_rates(lrs)
+    }
+    fn state_dict(&self) -> Result<OptimizerState> {
+        self.groups.state_dict()
+    }
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        self.groups.load_state_dict(state)
+    }
+}

@@ -1,0 +1,645 @@
+//! Optimizers, learning-rate schedulers and gradient clipping, with PyTorch's update rules.
+//!
+//! Every optimizer implements [`Optimizer`]: `step` updates the parameters in place (under
+//! `no_grad`) from their gradients, parameters without a gradient are skipped, and parameter
+//! groups carry their own hyper-parameters. Schedulers implement [`LrScheduler`].
+//!
+//! # Design
+//!
+//! - **Formulas.** Each update follows PyTorch 1.13's single-tensor code path (`foreach=False`,
+//!   its CPU default) op for op, in the same order, so float32 results agree to rounding.
+//! - **Groups and indices.** An optimizer holds [`ParamGroup`]s. A parameter's *global index*
+//!   is its position over all groups in order; state-dict keys use it
+//!   (`state.3.exp_avg`), as PyTorch's do.
+//! - **State.** Per-parameter state (a step counter and named tensors) is created at a
+//!   parameter's first step (Adagrad's at construction, as in PyTorch). State tensors are
+//!   *replaced* by each step, never written in place, so a state dict is a snapshot that later
+//!   steps do not change, and no copy is needed to take one. Parameters are written in place
+//!   with [`Tensor::assign`], so every clone of a parameter (a module's, the caller's) sees the
+//!   update.
+//! - **Atomicity.** A parameter's state is committed only after its update succeeded, and
+//!   `load_state_dict` checks everything (the optimizer kind, the number of groups and of
+//!   parameters, every hyper-parameter, every key and shape) before it changes anything.
+
+mod adagrad;
+mod adam;
+mod clip;
+mod rmsprop;
+mod scheduler;
+mod sgd;
+
+pub use adagrad::*;
+pub use adam::*;
+pub use clip::*;
+pub use rmsprop::*;
+pub use scheduler::*;
+pub use sgd::*;
+
+use serde_json::{json, Value};
+use silica_core::{Device, Error, Result, Tensor, TensorId};
+use std::collections::{BTreeMap, HashSet};
+
+/// Parameters that share hyper-parameters (`C` is the optimizer's config type).
+#[derive(Clone, Debug)]
+pub struct ParamGroup<C> {
+    /// The parameters, updated in place.
+    pub params: Vec<Tensor>,
+    /// Their hyper-parameters.
+    pub config: C,
+}
+
+impl<C> ParamGroup<C> {
+    /// A group of `params` with `config`.
+    pub fn new(params: Vec<Tensor>, config: C) -> Self {
+        ParamGroup { params, config }
+    }
+}
+
+/// The state of an optimizer or scheduler for a checkpoint: named tensors (moments, momentum
+/// buffers, step counts) and hyper-parameters as JSON.
+///
+/// Optimizers name their tensors `state.<global param index>.<name>`: `step` (a zero-dim I64
+/// count) and the buffers (`exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`, `momentum_buffer`,
+/// `sum`, `square_avg`, `grad_avg`). `meta` is
+/// `{"optimizer": "Adam", "groups": [{"lr": 0.001, ..., "params": [0, 1]}]}`.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizerState {
+    /// Per-parameter state, keyed like `state.<param index>.<name>` (`state.3.exp_avg`).
+    pub tensors: BTreeMap<String, Tensor>,
+    /// Hyper-parameters and counters, as JSON.
+    pub meta: serde_json::Value,
+}
+
+/// An optimizer: updates parameters from their gradients.
+pub trait Optimizer: Send {
+    /// Applies one update to every parameter that has a gradient.
+    fn step(&mut self) -> Result<()>;
+
+    /// Every parameter of every group, in order.
+    fn params(&self) -> Vec<Tensor>;
+
+    /// Clears every parameter's gradient (`set_to_none`, PyTorch's default).
+    fn zero_grad(&mut self) {
+        for p in self.params() {
+            let _ = p.set_grad(None);
+        }
+    }
+
+    /// The learning rate of each parameter group.
+    fn learning_rates(&self) -> Vec<f64>;
+
+    /// Sets the learning rate of each parameter group (one value per group).
+    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()>;
+
+    /// The optimizer's state, for checkpoints.
+    fn state_dict(&self) -> Result<OptimizerState>;
+
+    /// Restores a state from [`Optimizer::state_dict`]. On error, the optimizer is unchanged.
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()>;
+}
+
+/// A learning-rate schedule, stepped once per epoch or per iteration, as the caller chooses.
+///
+/// A scheduler is built from the optimizer it drives and sets the initial rates there, as
+/// PyTorch's constructors do; then `step` advances it by one.
+pub trait LrScheduler: Send {
+    /// Advances the schedule by one step and writes the new rates into `opt`.
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()>;
+
+    /// The rates the last step (or the constructor) set, one per group.
+    fn last_lrs(&self) -> Vec<f64>;
+
+    /// The rates the schedule scales (PyTorch's `base_lrs`: the optimizer's rates when the
+    /// first scheduler was built), one per group.
+    fn base_lrs(&self) -> Vec<f64>;
+
+    /// Restarts the schedule at step 0 from `base_lrs` and writes step 0's rates into `opt`.
+    /// [`SequentialLR`] calls this when it hands over to the next schedule.
+    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()>;
+
+    /// The scheduler's state (its step count and base rates), for checkpoints.
+    fn state_dict(&self) -> serde_json::Value;
+
+    /// Restores a state from [`LrScheduler::state_dict`]. On error, the scheduler is unchanged.
+    fn load_state_dict(&mut self, state: &serde_json::Value) -> Result<()>;
+}
+
+// ---- shared machinery of the optimizers --------------------------------------------------
+
+/// What the shared optimizer code needs from a config type.
+pub(crate) trait GroupConfig: Clone + std::fmt::Debug + Send {
+    /// The optimizer's name, in errors and in a state dict's meta (`"Adam"`).
+    const NAME: &'static str;
+    /// The per-parameter state tensors the optimizer may keep.
+    const STATE: &'static [&'static str];
+    /// The learning rate.
+    fn lr(&self) -> f64;
+    /// Sets the learning rate.
+    fn set_lr(&mut self, lr: f64);
+    /// Fails on a hyper-parameter PyTorch's constructor rejects.
+    fn validate(&self) -> Result<()>;
+    /// The hyper-parameters as a JSON object.
+    fn to_json(&self) -> Value;
+    /// Reads hyper-parameters written by `to_json`.
+    fn from_json(v: &Value) -> std::result::Result<Self, String>;
+    /// The state tensors a parameter that has taken a step must have under this config.
+    fn required_state(&self) -> Vec<&'static str>;
+}
+
+/// The state of one parameter: its step count and its named buffers.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ParamState {
+    pub(crate) step: u64,
+    pub(crate) bufs: BTreeMap<&'static str, Tensor>,
+}
+
+impl ParamState {
+    /// The buffer `name`, if the parameter has one.
+    pub(crate) fn buf(&self, name: &'static str) -> Option<Tensor> {
+        self.bufs.get(name).cloned()
+    }
+
+    /// Replaces the buffer `name`.
+    pub(crate) fn set(&mut self, name: &'static str, t: Tensor) {
+        self.bufs.insert(name, t);
+    }
+}
+
+/// Groups of parameters with their config and per-parameter state: everything an optimizer
+/// holds apart from its update rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Groups<C> {
+    pub(crate) groups: Vec<ParamGroup<C>>,
+    /// One entry per parameter, by global index; `None` before its first step.
+    pub(crate) state: Vec<Option<ParamState>>,
+}
+
+/// Checks a learning rate: finite and not negative.
+pub(crate) fn check_lr(op: &'static str, lr: f64) -> Result<()> {
+    if lr.is_finite() && lr >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("invalid learning rate {lr} (expected a finite lr >= 0)"),
+        ))
+    }
+}
+
+/// Checks that a hyper-parameter is finite and at least 0.
+pub(crate) fn check_non_negative(op: &'static str, name: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("invalid {name} {v} (expected a finite value >= 0)"),
+        ))
+    }
+}
+
+/// Checks that a decay rate lies in `[0, 1)`.
+pub(crate) fn check_unit(op: &'static str, name: &str, v: f64) -> Result<()> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            op,
+            format!("invalid {name} {v} (expected a value in [0, 1))"),
+        ))
+    }
+}
+
+/// The number field `key` of a JSON object.
+pub(crate) fn json_f64(v: &Value, key: &str) -> std::result::Result<f64, String> {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| format!("hyper-parameter {key:?} is missing or not a number"))
+}
+
+/// The boolean field `key` of a JSON object.
+pub(crate) fn json_bool(v: &Value, key: &str) -> std::result::Result<bool, String> {
+    v.get(key)
+        .and_then(Value::as_bool)
+        .ok_or_else(|| format!("hyper-parameter {key:?} is missing or not a boolean"))
+}
+
+/// The gradient an update uses: negated when maximizing, plus the L2 penalty
+/// `weight_decay * param` (PyTorch's `grad.add(param, alpha=weight_decay)`).
+pub(crate) fn effective_grad(
+    g: &Tensor,
+    p: &Tensor,
+    maximize: bool,
+    weight_decay: f64,
+) -> Result<Tensor> {
+    let g = if maximize { g.neg()? } else { g.clone() };
+    if weight_decay == 0.0 {
+        return Ok(g);
+    }
+    g.add(&p.mul_scalar(weight_decay)?)
+}
+
+/// `t * s`, skipping the op when `s` is 1 (an exact identity).
+pub(crate) fn scale(t: &Tensor, s: f64) -> Result<Tensor> {
+    if s == 1.0 {
+        Ok(t.clone())
+    } else {
+        t.mul_scalar(s)
+    }
+}
+
+/// A running average `prev * decay + term`; with no previous value (a zero buffer) this is
+/// exactly `term`, so the first step allocates no zeros.
+pub(crate) fn decayed(prev: Option<Tensor>, decay: f64, term: Tensor) -> Result<Tensor> {
+    match prev {
+        None => Ok(term),
+        Some(prev) => prev.mul_scalar(decay)?.add(&term),
+    }
+}
+
+impl<C: GroupConfig> Groups<C> {
+    /// Validates the groups: at least one parameter, valid configs, float leaf parameters,
+    /// each in one group only.
+    pub(crate) fn new(groups: Vec<ParamGroup<C>>) -> Result<Self> {
+        let n: usize = groups.iter().map(|g| g.params.len()).sum();
+        if n == 0 {
+            return Err(Error::invalid(
+                C::NAME,
+                "got an empty parameter list (expected at least one parameter)",
+            ));
+        }
+        let mut seen: HashSet<TensorId> = HashSet::new();
+        for (gi, group) in groups.iter().enumerate() {
+            group.config.validate()?;
+            for (pi, p) in group.params.iter().enumerate() {
+                let what = format!("parameter {pi} of group {gi}");
+                if !p.is_leaf() {
+                    return Err(Error::invalid(
+                        C::NAME,
+                        format!("{what} is not a leaf tensor (an optimizer updates leaves only)"),
+                    ));
+                }
+                if !p.dtype().is_float() {
+                    return Err(Error::dtype(
+                        C::NAME,
+                        p.dtype(),
+                        format!("a float dtype for {what}"),
+                    ));
+                }
+                if !seen.insert(p.id()) {
+                    return Err(Error::invalid(
+                        C::NAME,
+                        format!("{what} appears more than once in the parameter groups"),
+                    ));
+                }
+            }
+        }
+        Ok(Groups {
+            groups,
+            state: vec![None; n],
+        })
+    }
+
+    /// Runs `update(config, param, grad, state)` for every parameter with a gradient, under
+    /// `no_grad`. A parameter's state is kept only when its update succeeds.
+    pub(crate) fn step(
+        &mut self,
+        mut update: impl FnMut(&C, &Tensor, &Tensor, &mut ParamState) -> Result<()>,
+    ) -> Result<()> {
+        let _guard = silica_core::no_grad();
+        let mut index = 0;
+        for group in &self.groups {
+            for p in &group.params {
+                let slot = &mut self.state[index];
+                index += 1;
+                let Some(g) = p.grad() else { continue };
+                let mut st = slot.clone().unwrap_or_default();
+                update(&group.config, p, &g, &mut st)?;
+                *slot = Some(st);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn params(&self) -> Vec<Tensor> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.params.iter().cloned())
+            .collect()
+    }
+
+    pub(crate) fn learning_rates(&self) -> Vec<f64> {
+        self.groups.iter().map(|g| g.config.lr()).collect()
+    }
+
+    pub(crate) fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
+        if lrs.len() != self.groups.len() {
+            return Err(Error::invalid(
+                "set_learning_rates",
+                format!(
+                    "got {} learning rates for {} parameter groups of {}",
+                    lrs.len(),
+                    self.groups.len(),
+                    C::NAME
+                ),
+            ));
+        }
+        for &lr in lrs {
+            check_lr("set_learning_rates", lr)?;
+        }
+        for (g, &lr) in self.groups.iter_mut().zip(lrs) {
+            g.config.set_lr(lr);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn state_dict(&self) -> Result<OptimizerState> {
+        let mut tensors = BTreeMap::new();
+        for (i, st) in self.state.iter().enumerate() {
+            let Some(st) = st else { continue };
+            tensors.insert(
+                format!("state.{i}.step"),
+                Tensor::scalar(st.step as i64, Device::Cpu)?,
+            );
+            for (name, t) in &st.bufs {
+                tensors.insert(format!("state.{i}.{name}"), t.clone());
+            }
+        }
+        let mut start = 0;
+        let groups: Vec<Value> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let mut v = g.config.to_json();
+                let ids: Vec<usize> = (start..start + g.params.len()).collect();
+                start += g.params.len();
+                if let Value::Object(m) = &mut v {
+                    m.insert("params".into(), ids.into());
+                }
+                v
+            })
+            .collect();
+        Ok(OptimizerState {
+            tensors,
+            meta: json!({ "optimizer": C::NAME, "groups": groups }),
+        })
+    }
+
+    /// Checks `s` completely, then replaces the configs (keeping the parameters) and state.
+    pub(crate) fn load_state_dict(&mut self, s: &OptimizerState) -> Result<()> {
+        let _guard = silica_core::no_grad();
+        let mut problems: Vec<String> = Vec::new();
+        match s.meta.get("optimizer").and_then(Value::as_str) {
+            Some(name) if name == C::NAME => {}
+            other => problems.push(format!(
+                "the state is for optimizer {}, not {}",
+                other.map_or("(missing)".to_string(), |n| format!("{n:?}")),
+                C::NAME
+            )),
+        }
+        let params = self.params();
+        let empty = Vec::new();
+        let saved = s
+            .meta
+            .get("groups")
+            .and_then(Value::as_array)
+            .unwrap_or(&empty);
+        let mut configs = Vec::new();
+        if saved.len() != self.groups.len() {
+            problems.push(format!(
+                "the state has {} parameter groups, the optimizer {}",
+                saved.len(),
+                self.groups.len()
+            ));
+        } else {
+            for (gi, (sg, g)) in saved.iter().zip(&self.groups).enumerate() {
+                let count = sg.get("params").and_then(Value::as_array).map(Vec::len);
+                if count != Some(g.params.len()) {
+                    problems.push(format!(
+                        "group {gi} has {} parameters in the state, {} in the optimizer",
+                        count.map_or("no list of".to_string(), |c| c.to_string()),
+                        g.params.len()
+                    ));
+                }
+                match C::from_json(sg)
+                    .and_then(|c| c.validate().map(|_| c).map_err(|e| e.to_string()))
+                {
+                    Ok(c) => configs.push(c),
+                    Err(e) => problems.push(format!("group {gi}: {e}")),
+                }
+            }
+        }
+        let mut state: Vec<Option<ParamState>> = vec![None; params.len()];
+        let mut has_step = vec![false; params.len()];
+        for (key, t) in &s.tensors {
+            if let Err(e) = load_entry(key, t, &params, C::STATE, &mut state, &mut has_step) {
+                problems.push(e);
+            }
+        }
+        if problems.is_empty() {
+            let mut owner = Vec::with_capacity(params.len());
+            for (gi, g) in self.groups.iter().enumerate() {
+                owner.extend(std::iter::repeat_n(gi, g.params.len()));
+            }
+            for (i, st) in state.iter().enumerate() {
+                let Some(st) = st else { continue };
+                if !has_step[i] {
+                    problems.push(format!("state.{i}.step is missing"));
+                }
+                for name in configs[owner[i]].required_state() {
+                    if !st.bufs.contains_key(name) {
+                        problems.push(format!("state.{i}.{name} is missing"));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::invalid(
+                "load_state_dict",
+                format!(
+                    "cannot load this state into {}: {}",
+                    C::NAME,
+                    problems.join("; ")
+                ),
+            ));
+        }
+        for (g, c) in self.groups.iter_mut().zip(configs) {
+            g.config = c;
+        }
+        self.state = state;
+        Ok(())
+    }
+}
+
+/// Reads one state-dict entry `state.<index>.<name>` into `state`, converted to its
+/// parameter's dtype and device, in storage of its own.
+fn load_entry(
+    key: &str,
+    t: &Tensor,
+    params: &[Tensor],
+    names: &[&'static str],
+    state: &mut [Option<ParamState>],
+    has_step: &mut [bool],
+) -> std::result::Result<(), String> {
+    let parsed = key
+        .strip_prefix("state.")
+        .and_then(|rest| rest.split_once('.'))
+        .and_then(|(i, name)| Some((i.parse::<usize>().ok()?, name)));
+    let Some((i, name)) = parsed else {
+        return Err(format!(
+            "unexpected key {key:?} (expected state.<index>.<name>)"
+        ));
+    };
+    let Some(p) = params.get(i) else {
+        return Err(format!(
+            "{key} names parameter {i}, but the optimizer has {} parameters",
+            params.len()
+        ));
+    };
+    let st = state[i].get_or_insert_with(ParamState::default);
+    if name == "step" {
+        let step = if t.elem_count() == 1 {
+            t.to_scalar().map_err(|e| e.to_string())?
+        } else {
+            f64::NAN
+        };
+        if !(step >= 0.0 && step.fract() == 0.0 && step < 2f64.powi(63)) {
+            return Err(format!(
+                "{key} must hold one whole number >= 0, got a tensor of shape {}",
+                t.shape()
+            ));
+        }
+        st.step = step as u64;
+        has_step[i] = true;
+        return Ok(());
+    }
+    let Some(&name) = names.iter().find(|n| **n == name) else {
+        return Err(format!(
+            "unexpected key {key} (this optimizer keeps {})",
+            names.join(", ")
+        ));
+    };
+    if t.shape() != p.shape() {
+        return Err(format!(
+            "{key} has shape {}, but parameter {i} has shape {}",
+            t.shape(),
+            p.shape()
+        ));
+    }
+    let own = (|| -> Result<Tensor> {
+        let u = t.to_dtype(p.dtype())?.to_device(p.device())?;
+        if u.shares_storage(t) {
+            u.copy()
+        } else {
+            Ok(u.detach())
+        }
+    })()
+    .map_err(|e| format!("{key}: {e}"))?;
+    st.set(name, own);
+    Ok(())
+}
+
+// ---- shared machinery of the schedulers ---------------------------------------------------
+
+/// The progress every scheduler keeps: its base rates, its step and the rates it last set.
+#[derive(Clone, Debug)]
+pub(crate) struct Progress {
+    pub(crate) kind: &'static str,
+    pub(crate) base_lrs: Vec<f64>,
+    pub(crate) last_epoch: usize,
+    pub(crate) last_lrs: Vec<f64>,
+}
+
+impl Progress {
+    /// Base rates from `opt`'s current rates, at step 0.
+    pub(crate) fn new(kind: &'static str, opt: &dyn Optimizer) -> Self {
+        let base_lrs = opt.learning_rates();
+        Progress {
+            kind,
+            last_lrs: base_lrs.clone(),
+            base_lrs,
+            last_epoch: 0,
+        }
+    }
+
+    /// Writes `lrs` (the rates of step `epoch`) into `opt`, then records them.
+    pub(crate) fn commit(
+        &mut self,
+        opt: &mut dyn Optimizer,
+        epoch: usize,
+        lrs: Vec<f64>,
+    ) -> Result<()> {
+        opt.set_learning_rates(&lrs)?;
+        self.last_epoch = epoch;
+        self.last_lrs = lrs;
+        Ok(())
+    }
+
+    /// Writes `lrs` (the rates of step 0 from `base_lrs`) into `opt`, then records them.
+    pub(crate) fn restart(
+        &mut self,
+        opt: &mut dyn Optimizer,
+        base_lrs: &[f64],
+        lrs: Vec<f64>,
+    ) -> Result<()> {
+        self.commit(opt, 0, lrs)?;
+        self.base_lrs = base_lrs.to_vec();
+        Ok(())
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "scheduler": self.kind,
+            "last_epoch": self.last_epoch,
+            "base_lrs": self.base_lrs,
+            "last_lrs": self.last_lrs,
+        })
+    }
+
+    /// Reads the state written by `to_json`; on error `self` is unchanged.
+    pub(crate) fn load(&mut self, v: &Value) -> Result<()> {
+        let parsed = Progress::parse(self.kind, v).and_then(|p| {
+            if p.base_lrs.len() == self.base_lrs.len() {
+                Ok(p)
+            } else {
+                Err(format!(
+                    "the state has {} base rates, the scheduler {}",
+                    p.base_lrs.len(),
+                    self.base_lrs.len()
+                ))
+            }
+        });
+        *self = parsed.map_err(|msg| Error::invalid("LrScheduler::load_state_dict", msg))?;
+        Ok(())
+    }
+
+    pub(crate) fn parse(kind: &'static str, v: &Value) -> std::result::Result<Progress, String> {
+        let name = v.get("scheduler").and_then(Value::as_str);
+        if name != Some(kind) {
+            return Err(format!(
+                "the state is for scheduler {}, not {kind}",
+                name.unwrap_or("(missing)")
+            ));
+        }
+        let rates = |key: &str| -> std::result::Result<Vec<f64>, String> {
+            v.get(key)
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| format!("{key:?} is missing or not a list of numbers"))
+        };
+        let last_epoch = v
+            .get("last_epoch")
+            .and_then(Value::as_u64)
+            .ok_or("\"last_epoch\" is missing or not a whole number")?;
+        let (base_lrs, last_lrs) = (rates("base_lrs")?, rates("last_lrs")?);
+        if base_lrs.len() != last_lrs.len() {
+            return Err("\"base_lrs\" and \"last_lrs\" differ in length".into());
+        }
+        Ok(Progress {
+            kind,
+            base_lrs,
+            last_epoch: last_epoch as usize,
+            last_lrs,
+        })
+    }
+}
