@@ -40,7 +40,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![a, b]
         }
         Op::Where { cond, .. } => {
-            let zero = g.zeros_like()?;
+            let zero = scalar_zero(g)?;
             vec![
                 Some(cond.where_cond(g, &zero)?),
                 Some(cond.where_cond(&zero, g)?),
@@ -81,8 +81,15 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             weight,
             params,
         } => {
-            let (gi, gw) = crate::tensor::conv2d_grads(input, weight, g, params)?;
-            vec![Some(gi), Some(gw)]
+            // Only the gradients someone needs: the first layer's input rarely requires one.
+            let (gi, gw) = crate::tensor::conv2d_grads(
+                input.requires_grad().then_some(input),
+                weight.requires_grad().then_some(weight),
+                (input, weight),
+                g,
+                params,
+            )?;
+            vec![gi, gw]
         }
         Op::MaxPool2d { x, indices } => {
             let d = x.dims();
@@ -118,6 +125,11 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     })
 }
 
+/// A zero-dim zero of `g`'s dtype and device, which broadcasts without filling memory.
+fn scalar_zero(g: &Tensor) -> Result<Tensor> {
+    Tensor::zeros((), g.dtype(), g.device())
+}
+
 /// d op(x) / dx · g.
 fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
     let one = |t: &Tensor| t.ones_like();
@@ -140,7 +152,7 @@ fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
             let s = x.sigmoid()?;
             g.mul(&s.mul(&one(&s)?.sub(&s)?)?)?
         }
-        UnaryOp::Relu => g.mul(&x.gt_scalar(0.0)?.to_dtype(x.dtype())?)?,
+        UnaryOp::Relu => x.gt_scalar(0.0)?.where_cond(g, &scalar_zero(g)?)?,
         UnaryOp::LeakyRelu(slope) => {
             let pos = x.gt_scalar(0.0)?;
             let slope_t = Tensor::full_like(x, slope)?;

@@ -265,8 +265,10 @@ impl Tensor {
             *slot = Some(match slot.take() {
                 // A gradient that shares memory with anything else (another leaf's gradient,
                 // the seed, a view of an intermediate) is copied, so that writing into one
-                // leaf's `grad()` never changes another's, as in PyTorch.
-                None if g.is_exclusive() => g,
+                // leaf's `grad()` never changes another's; a strided one is made contiguous,
+                // as PyTorch's gradient layout contract does, so optimizers can use fused
+                // kernels on it.
+                None if g.is_exclusive() && g.is_contiguous() => g,
                 None => {
                     let _mode = set_grad_enabled(opts.create_graph);
                     g.copy()?

@@ -17,7 +17,7 @@ pub mod cpu;
 mod ops;
 mod registry;
 
-pub use ops::{BinaryOp, Conv2dParams, Distribution, Pool2dParams, ReduceOp, UnaryOp};
+pub use ops::{AdamStep, BinaryOp, Conv2dParams, Distribution, Pool2dParams, ReduceOp, UnaryOp};
 pub use registry::{get, register};
 
 use crate::{DType, Device, Error, HostData, Layout, Result};
@@ -205,6 +205,24 @@ pub trait Kernels: DeviceBackend {
         let _ = (src, dim, log);
         Err(Error::NotSupported {
             op: "softmax",
+            backend: self.describe(),
+        })
+    }
+
+    /// Optional fused Adam/AdamW step (see [`AdamStep`]): writes the new parameter into
+    /// `param`'s buffer in place and returns the new `exp_avg`, `exp_avg_sq` and, with AMSGrad,
+    /// `max_exp_avg_sq`. Absent moments (the first step) are zeros. Every view has one shape
+    /// and dtype.
+    fn adam_step(
+        &self,
+        param: View<'_>,
+        grad: View<'_>,
+        moments: [Option<View<'_>>; 3],
+        s: &AdamStep,
+    ) -> Result<Vec<BufferBox>> {
+        let _ = (param, grad, moments, s);
+        Err(Error::NotSupported {
+            op: "adam_step",
             backend: self.describe(),
         })
     }

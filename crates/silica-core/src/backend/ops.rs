@@ -184,6 +184,27 @@ pub enum Distribution {
     Int { low: i64, high: i64 },
 }
 
+/// Hyper-parameters of one Adam or AdamW step, as PyTorch's single-tensor update computes it.
+///
+/// With `g = grad` (negated with `maximize`), and `g += weight_decay * p` for Adam or
+/// `p *= 1 - lr * weight_decay` for AdamW (`decoupled`): `m = beta1 m + (1 - beta1) g`,
+/// `v = beta2 v + (1 - beta2) g²`, `v̂ = max(v̂, v)` with AMSGrad (else `v̂ = v`), and
+/// `p -= lr / (1 - beta1^step) * m / (sqrt(v̂) / sqrt(1 - beta2^step) + eps)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// AdamW's decoupled weight decay instead of Adam's L2 term.
+    pub decoupled: bool,
+    pub amsgrad: bool,
+    pub maximize: bool,
+    /// The step number, counted from 1.
+    pub step: u64,
+}
+
 /// Sizes and hyper-parameters of one 2-D convolution (NCHW input, OIHW weight).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dParams {

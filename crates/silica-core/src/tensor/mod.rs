@@ -3,6 +3,7 @@
 mod create;
 mod display;
 mod elementwise;
+mod fused;
 mod index;
 mod linalg;
 mod nn;

@@ -489,20 +489,36 @@ impl Tensor {
     }
 }
 
-/// The input and weight gradients of a convolution, given the output gradient `g`.
+/// The gradients of a convolution's input and weight, given the output gradient `g`; each only
+/// when asked for (`want_input`, `want_weight` are the tensors whose gradient is wanted).
 pub(crate) fn conv2d_grads(
-    input: &Tensor,
-    weight: &Tensor,
+    want_input: Option<&Tensor>,
+    want_weight: Option<&Tensor>,
+    (input, weight): (&Tensor, &Tensor),
     g: &Tensor,
     p: &Conv2dParams,
-) -> Result<(Tensor, Tensor)> {
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
     let backend = input.backend().clone();
-    let gi = backend.conv2d_backward_input(g.as_view(), weight.as_view(), p)?;
-    let gw = backend.conv2d_backward_weight(input.as_view(), g.as_view(), p)?;
-    Ok((
-        Tensor::from_buffer(backend.clone(), gi, input.shape().clone(), None),
-        Tensor::from_buffer(backend, gw, weight.shape().clone(), None),
-    ))
+    let gi = match want_input {
+        Some(x) => {
+            let buf = backend.conv2d_backward_input(g.as_view(), weight.as_view(), p)?;
+            Some(Tensor::from_buffer(
+                backend.clone(),
+                buf,
+                x.shape().clone(),
+                None,
+            ))
+        }
+        None => None,
+    };
+    let gw = match want_weight {
+        Some(w) => {
+            let buf = backend.conv2d_backward_weight(input.as_view(), g.as_view(), p)?;
+            Some(Tensor::from_buffer(backend, buf, w.shape().clone(), None))
+        }
+        None => None,
+    };
+    Ok((gi, gw))
 }
 
 /// The input gradient of an average pooling, given the output gradient `g`.

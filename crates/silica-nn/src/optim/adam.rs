@@ -6,6 +6,7 @@ use super::{
     GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
+use silica_core::backend::AdamStep;
 use silica_core::{Result, Tensor};
 
 const EXP_AVG: &str = "exp_avg";
@@ -250,6 +251,33 @@ impl GroupConfig for AdamWConfig {
 fn update(r: &Rule, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
     let (beta1, beta2) = r.betas;
     st.step += 1;
+    // The backend's fused kernel, where it has one: one pass instead of a dozen ops.
+    let fused = AdamStep {
+        lr: r.lr,
+        beta1,
+        beta2,
+        eps: r.eps,
+        weight_decay: r.weight_decay,
+        decoupled: r.decoupled,
+        amsgrad: r.amsgrad,
+        maximize: r.maximize,
+        step: st.step,
+    };
+    let moments = [st.buf(EXP_AVG), st.buf(EXP_AVG_SQ), st.buf(MAX_EXP_AVG_SQ)];
+    if let Some(new) = p.adam_step_(
+        g,
+        [
+            moments[0].as_ref(),
+            moments[1].as_ref(),
+            moments[2].as_ref(),
+        ],
+        &fused,
+    )? {
+        for (name, t) in [EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ].into_iter().zip(new) {
+            st.set(name, t);
+        }
+        return Ok(());
+    }
     let step = st.step as f64;
     let (grad, param) = if r.decoupled {
         let decay = 1.0 - r.lr * r.weight_decay;

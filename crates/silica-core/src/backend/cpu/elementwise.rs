@@ -124,8 +124,33 @@ where
     );
     let [sa, sb, sc] = plan.inner_strides;
     fill_runs(&plan, &mut out, |run, [oa, ob, oc]| {
-        for (j, r) in run.iter_mut().enumerate() {
-            *r = f(a[oa + j * sa], b[ob + j * sb], c[oc + j * sc]);
+        let len = run.len();
+        match (sa, sb, sc) {
+            // The common cases (relu's gradient, masked_fill): unit strides or a broadcast
+            // scalar branch, written so that the loop vectorises.
+            (1, 1, 1) => {
+                let (a, b, c) = (&a[oa..oa + len], &b[ob..ob + len], &c[oc..oc + len]);
+                for (j, r) in run.iter_mut().enumerate() {
+                    *r = f(a[j], b[j], c[j]);
+                }
+            }
+            (1, 1, 0) => {
+                let (a, b, z) = (&a[oa..oa + len], &b[ob..ob + len], c[oc]);
+                for (j, r) in run.iter_mut().enumerate() {
+                    *r = f(a[j], b[j], z);
+                }
+            }
+            (1, 0, 1) => {
+                let (a, y, c) = (&a[oa..oa + len], b[ob], &c[oc..oc + len]);
+                for (j, r) in run.iter_mut().enumerate() {
+                    *r = f(a[j], y, c[j]);
+                }
+            }
+            _ => {
+                for (j, r) in run.iter_mut().enumerate() {
+                    *r = f(a[oa + j * sa], b[ob + j * sb], c[oc + j * sc]);
+                }
+            }
         }
     });
     out

@@ -4,6 +4,53 @@ use super::elementwise::{copy, map1};
 use super::strided::Plan;
 use super::Read;
 use crate::{DType, Element, Error, HostData, Layout, Result};
+use half::{bf16, f16};
+use rayon::prelude::*;
+
+/// Element types that scatter_add adds in their own precision (f16 and bf16 through f32).
+trait AddElem: Element {
+    fn add(self, other: Self) -> Self;
+}
+
+macro_rules! impl_add {
+    ($($t:ty),*) => {$(
+        impl AddElem for $t {
+            #[inline(always)]
+            fn add(self, other: Self) -> Self {
+                self.wrapping_add(other)
+            }
+        }
+    )*};
+}
+impl_add!(i32, i64, u8);
+
+impl AddElem for f32 {
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self + other
+    }
+}
+
+impl AddElem for f64 {
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self + other
+    }
+}
+
+impl AddElem for f16 {
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        f16::from_f32(self.to_f32() + other.to_f32())
+    }
+}
+
+impl AddElem for bf16 {
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        bf16::from_f32(self.to_f32() + other.to_f32())
+    }
+}
 
 /// The index values in row-major order, each checked against `size`.
 fn index_values(op: &'static str, i: &Read<'_>, dim: usize, size: usize) -> Result<Vec<usize>> {
@@ -123,36 +170,86 @@ pub(crate) fn scatter_add(
         dim,
         i.layout,
     )?;
-    let src_layout = Layout::new(
-        i.layout.shape().clone(),
-        s.layout.strides().to_vec(),
-        s.layout.offset(),
-    );
-    let dstride = Layout::contiguous(b.layout.shape()).strides()[dim];
-    let plan = Plan::new(
-        i.layout.dims(),
-        [
-            (out_layout.strides(), 0),
-            (src_layout.strides(), src_layout.offset()),
-        ],
-    );
-    fn go<T: Element>(out: &mut [T], src: &[T], plan: &Plan<2>, idx: &[usize], dstride: usize) {
-        let [so, ss] = plan.inner_strides;
-        plan.for_runs(0, plan.runs(), |r, [oo, os]| {
-            for j in 0..plan.inner {
-                let at = oo + j * so + idx[r * plan.inner + j] * dstride;
-                out[at] = T::from_f64(out[at].to_f64() + src[os + j * ss].to_f64());
-            }
-        });
-    }
+    let (idims, bdims) = (i.layout.dims(), b.layout.dims());
+    // Rows that differ in a dim before `dim` write disjoint blocks of the output. When the
+    // index covers every such row, each block is scattered on its own.
+    let lead = if dim > 0 && idims[..dim] == bdims[..dim] {
+        dim
+    } else {
+        0
+    };
+    let rows: usize = idims[..lead].iter().product();
+    let src_strides = s.layout.strides();
+    let job = Scatter {
+        plan: Plan::new(
+            &idims[lead..],
+            [
+                (&out_layout.strides()[lead..], 0),
+                (&src_strides[lead..], 0),
+            ],
+        ),
+        idx: &idx,
+        dstride: Layout::contiguous(b.layout.shape()).strides()[dim],
+        block: bdims[lead..].iter().product(),
+        per_row: idims[lead..].iter().product(),
+        src_base: (0..rows)
+            .map(|r| {
+                let (mut rem, mut off) = (r, s.layout.offset());
+                for d in (0..lead).rev() {
+                    off += (rem % idims[d]) * src_strides[d];
+                    rem /= idims[d];
+                }
+                off
+            })
+            .collect(),
+    };
     macro_rules! arm {
         ($($v:ident),*) => {
             match (&mut out, &*s.data) {
-                $((HostData::$v(o), HostData::$v(src)) => go(o, src, &plan, &idx, dstride),)*
+                $((HostData::$v(o), HostData::$v(src)) => job.run(o, src),)*
                 _ => unreachable!("dtypes checked above"),
             }
         };
     }
     arm!(F32, F64, F16, BF16, I32, I64, U8);
     Ok(out)
+}
+
+/// One scatter_add: the walk over one row of the index, and where the rows sit.
+struct Scatter<'a> {
+    plan: Plan<2>,
+    idx: &'a [usize],
+    /// Stride of the scattered dim in the output.
+    dstride: usize,
+    /// Output elements per row.
+    block: usize,
+    /// Index elements per row.
+    per_row: usize,
+    /// Source offset of each row.
+    src_base: Vec<usize>,
+}
+
+impl Scatter<'_> {
+    /// Adds `src` into `out`, one row per task (rows write disjoint blocks of `out`).
+    fn run<T: AddElem>(&self, out: &mut [T], src: &[T]) {
+        if self.block == 0 || self.per_row == 0 {
+            return;
+        }
+        let row = |(r, out): (usize, &mut [T])| {
+            let idx = &self.idx[r * self.per_row..][..self.per_row];
+            let (base, plan) = (self.src_base[r], &self.plan);
+            let [so, ss] = plan.inner_strides;
+            plan.for_runs(0, plan.runs(), |run, [oo, os]| {
+                for j in 0..plan.inner {
+                    let at = oo + j * so + idx[run * plan.inner + j] * self.dstride;
+                    out[at] = out[at].add(src[base + os + j * ss]);
+                }
+            });
+        };
+        if out.len() >= super::strided::PAR_THRESHOLD {
+            out.par_chunks_mut(self.block).enumerate().for_each(row);
+        } else {
+            out.chunks_mut(self.block).enumerate().for_each(row);
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! f16 and bf16 are stored as such and computed in f32. Every kernel has a contiguous fast
 //! path and a strided path (see `strided.rs`).
 
+mod adam;
 pub mod cache;
 mod conv;
 mod elementwise;
@@ -15,7 +16,7 @@ mod softmax;
 pub(crate) mod strided;
 
 use super::{
-    BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
+    AdamStep, BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
     MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
 };
 use crate::{DType, Device, Element, Error, HostData, Layout, Result};
@@ -319,5 +320,16 @@ impl Kernels for CpuBackend {
     fn softmax(&self, src: View<'_>, dim: usize, log: bool) -> Result<BufferBox> {
         let r = read(src, "softmax")?;
         softmax::softmax(&r, dim, log).map(CpuBuffer::boxed)
+    }
+
+    fn adam_step(
+        &self,
+        param: View<'_>,
+        grad: View<'_>,
+        moments: [Option<View<'_>>; 3],
+        s: &AdamStep,
+    ) -> Result<Vec<BufferBox>> {
+        let out = adam::adam_step(param, grad, moments, s)?;
+        Ok(out.into_iter().map(CpuBuffer::boxed).collect())
     }
 }

@@ -34,6 +34,13 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
         if oh * ow == 0 {
             return (T::into_host(vals), HostData::I64(idx));
         }
+        // The clipped column windows are the same for every row: compute them once.
+        let cols: Vec<(usize, usize)> = (0..ow)
+            .map(|ox| {
+                let (w0, w1, _) = window(ox, p.stride.1, p.padding.1, p.kernel.1, p.in_w);
+                (w0, w1)
+            })
+            .collect();
         vals.par_chunks_mut(oh * ow)
             .zip(idx.par_chunks_mut(oh * ow))
             .enumerate()
@@ -41,23 +48,26 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
                 let src = &x[plane * hw..][..hw];
                 for oy in 0..oh {
                     let (h0, h1, _) = window(oy, p.stride.0, p.padding.0, p.kernel.0, p.in_h);
-                    for ox in 0..ow {
-                        let (w0, w1, _) = window(ox, p.stride.1, p.padding.1, p.kernel.1, p.in_w);
-                        let mut best: Option<T> = None;
+                    let (v_row, ix_row) = (&mut v[oy * ow..][..ow], &mut ix[oy * ow..][..ow]);
+                    for ((out_v, out_i), &(w0, w1)) in v_row.iter_mut().zip(ix_row).zip(&cols) {
+                        if h0 >= h1 || w0 >= w1 {
+                            *out_v = T::from_f64(f64::NEG_INFINITY);
+                            *out_i = (h0 * p.in_w + w0) as i64;
+                            continue;
+                        }
                         let mut best_i = h0 * p.in_w + w0;
+                        let mut best = src[best_i];
                         for iy in h0..h1 {
-                            for ixx in w0..w1 {
-                                let i = iy * p.in_w + ixx;
-                                let val = src[i];
-                                // NaN wins, as in PyTorch.
-                                if best.is_none_or(|b| val > b || is_nan(val)) {
-                                    best = Some(val);
-                                    best_i = i;
-                                }
+                            let start = iy * p.in_w + w0;
+                            for (i, &val) in (start..).zip(&src[start..start + (w1 - w0)]) {
+                                // NaN wins, as in PyTorch. Written without branches on data.
+                                let take = val > best || is_nan(val);
+                                best = if take { val } else { best };
+                                best_i = if take { i } else { best_i };
                             }
                         }
-                        v[oy * ow + ox] = best.unwrap_or(T::from_f64(f64::NEG_INFINITY));
-                        ix[oy * ow + ox] = best_i as i64;
+                        *out_v = best;
+                        *out_i = best_i as i64;
                     }
                 }
             });

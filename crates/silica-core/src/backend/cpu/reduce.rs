@@ -24,12 +24,13 @@ pub(crate) fn reduce(
 fn reduce_typed<T: Element>(op: ReduceOp, src: &[T], layout: &Layout, dims: &[usize]) -> HostData {
     let is_float = T::DTYPE.is_float();
     match op {
-        ReduceOp::Sum if is_float => T::into_host(fold(
+        ReduceOp::Sum if is_float => T::into_host(fold_runs(
             src,
             layout,
             dims,
             0.0f64,
             |a, x, _| a + x.to_f64(),
+            |a, xs, _| a + sum_lanes(xs),
             |a, b| a + b,
             T::from_f64,
         )),
@@ -126,6 +127,46 @@ where
     A: Copy + Send + Sync,
     D: Element,
 {
+    let run = |a: A, xs: &[T], i0: usize| {
+        xs.iter()
+            .enumerate()
+            .fold(a, |a, (k, &x)| step(a, x, i0 + k))
+    };
+    fold_runs(src, layout, dims, init, &step, run, combine, finish)
+}
+
+/// The sum of a contiguous run in f64, with eight independent accumulators so that the
+/// conversion and the adds vectorise.
+fn sum_lanes<T: Element>(xs: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|x| x.to_f64()).sum();
+    for c in chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x.to_f64();
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
+}
+
+/// [`fold`] with a separate folder for contiguous runs (`run(acc, elements, first index)`),
+/// which may be faster than folding element by element.
+#[allow(clippy::too_many_arguments)]
+fn fold_runs<T, A, D>(
+    src: &[T],
+    layout: &Layout,
+    dims: &[usize],
+    init: A,
+    step: impl Fn(A, T, usize) -> A + Sync,
+    run: impl Fn(A, &[T], usize) -> A + Sync,
+    combine: impl Fn(A, A) -> A + Sync,
+    finish: impl Fn(A) -> D + Sync,
+) -> Vec<D>
+where
+    T: Copy + Sync,
+    A: Copy + Send + Sync,
+    D: Element,
+{
     let (mut kept_d, mut kept_s, mut red_d, mut red_s) = (vec![], vec![], vec![], vec![]);
     for (i, (&d, &s)) in layout.dims().iter().zip(layout.strides()).enumerate() {
         if dims.contains(&i) {
@@ -148,9 +189,7 @@ where
         inner.for_runs(r0, r1, |_, [o]| {
             let p = base + o;
             if st == 1 {
-                for (k, &x) in src[p..p + inner.inner].iter().enumerate() {
-                    acc = step(acc, x, idx + k);
-                }
+                acc = run(acc, &src[p..p + inner.inner], idx);
             } else {
                 for k in 0..inner.inner {
                     acc = step(acc, src[p + k * st], idx + k);
@@ -206,11 +245,11 @@ where
         let parts: Vec<A> = (0..slice_len.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
-                let mut acc = init;
-                for k in c * chunk..((c + 1) * chunk).min(slice_len) {
-                    acc = step(acc, src[layout.offset() + k * st], k);
+                let (k0, k1) = (c * chunk, ((c + 1) * chunk).min(slice_len));
+                if st == 1 {
+                    return run(init, &src[layout.offset() + k0..layout.offset() + k1], k0);
                 }
-                acc
+                (k0..k1).fold(init, |acc, k| step(acc, src[layout.offset() + k * st], k))
             })
             .collect();
         out[0] = finish(parts.into_iter().fold(init, &combine));
