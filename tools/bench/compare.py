@@ -19,10 +19,11 @@ FLOPS = {f"matmul_f32/{n}": 2 * n**3 for n in (256, 512, 1024)}
 
 def silica():
     env = dict(os.environ, RAYON_NUM_THREADS="2")
-    subprocess.run(
-        ["cargo", "bench", "-q", "-p", "silica-core", "--bench", "ops"],
-        cwd=ROOT, env=env, check=True, stdout=sys.stderr,
-    )
+    for package, bench in (("silica-core", "ops"), ("silica-nn", "train_step")):
+        subprocess.run(
+            ["cargo", "bench", "-q", "-p", package, "--bench", bench],
+            cwd=ROOT, env=env, check=True, stdout=sys.stderr,
+        )
     out = {}
     base = os.path.join(ROOT, "target", "criterion")
     for dirpath, _, files in os.walk(base):

@@ -61,5 +61,37 @@ def chain():
 
 
 res["small_add_chain_1000"] = bench(chain)
+
+# Whole training steps (crates/silica-nn/benches/train_step.rs).
+import torch.nn as nn
+
+mlp = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+opt = torch.optim.Adam(mlp.parameters(), 1e-3)
+xb, yb = torch.randn(128, 784), torch.randint(0, 10, (128,))
+
+
+def mlp_step():
+    opt.zero_grad(set_to_none=True)
+    F.cross_entropy(mlp(xb), yb).backward()
+    opt.step()
+
+
+res["train_step/mlp_b128_adam"] = bench(mlp_step)
+cnn = nn.Sequential(
+    nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Flatten(), nn.Linear(64 * 8 * 8, 10),
+)
+opt2 = torch.optim.SGD(cnn.parameters(), 0.1, momentum=0.9)
+xc, yc = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
+
+
+def cnn_step():
+    opt2.zero_grad(set_to_none=True)
+    F.cross_entropy(cnn(xc), yc).backward()
+    opt2.step()
+
+
+res["train_step/cnn_b64_sgd"] = bench(cnn_step)
 res["_torch"] = torch.__version__
 print(json.dumps(res, indent=1))

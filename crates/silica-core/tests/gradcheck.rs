@@ -147,6 +147,18 @@ const CASES: &[(&str, &[In], Op)] = &[
             x[0].conv2d(&x[1], Some(&x[2]), &cfg)
         },
     ),
+    (
+        "batch_norm_train",
+        &[N(&[3, 2, 2, 3]), N(&[2]), N(&[2])],
+        |x| {
+            // The statistics come back detached (they feed the running averages), so only the
+            // output is differentiated.
+            Ok(x[0].batch_norm_train(Some(&x[1]), Some(&x[2]), 1e-5)?.0)
+        },
+    ),
+    ("batch_norm_train without affine", &[N(&[4, 3])], |x| {
+        Ok(x[0].batch_norm_train(None, None, 0.1)?.0)
+    }),
     ("max_pool2d", &[N(&[2, 2, 5, 5])], |x| {
         x[0].max_pool2d(&Pool2dConfig::new(2).with_stride(1))
     }),

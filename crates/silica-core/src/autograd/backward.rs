@@ -103,6 +103,21 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(gi.reshape(x.shape())?)]
         }
         Op::AvgPool2d { params, .. } => vec![Some(crate::tensor::avg_pool2d_grad(g, params)?)],
+        Op::BatchNorm {
+            x,
+            weight,
+            bias,
+            mean,
+            var,
+            eps,
+        } => {
+            let (dx, dw, db) =
+                crate::tensor::batch_norm_grads(g, x, mean, var, weight.as_ref(), *eps)?;
+            std::iter::once(Some(dx))
+                .chain(weight.as_ref().map(|_| Some(dw)))
+                .chain(bias.as_ref().map(|_| Some(db)))
+                .collect()
+        }
         Op::IndexSelect { x, dim, index } => {
             // index_add: scatter along `dim` with the index broadcast over the other dims.
             let mut shape = vec![1; g.rank()];

@@ -100,6 +100,16 @@ pub(crate) enum Op {
         x: Tensor,
         indices: Tensor,
     },
+    /// Batch norm with batch statistics; `mean` and `var` (biased) are the detached `[c]`
+    /// statistics of the forward pass.
+    BatchNorm {
+        x: Tensor,
+        weight: Option<Tensor>,
+        bias: Option<Tensor>,
+        mean: Tensor,
+        var: Tensor,
+        eps: f64,
+    },
     AvgPool2d {
         x: Tensor,
         params: Pool2dParams,
@@ -152,6 +162,9 @@ impl Op {
                 on_true, on_false, ..
             } => vec![on_true, on_false],
             Op::Conv2d { input, weight, .. } => vec![input, weight],
+            Op::BatchNorm {
+                x, weight, bias, ..
+            } => std::iter::once(x).chain(weight).chain(bias).collect(),
             Op::ScatterAdd { base, src, .. } => vec![base, src],
             Op::Cat { xs, .. } => xs.iter().collect(),
         }
@@ -167,6 +180,17 @@ impl Op {
             } => vec![cond, on_true, on_false],
             Op::Extremum { x, out, .. } | Op::Softmax { x, out, .. } => vec![x, out],
             Op::MaxPool2d { x, indices } => vec![x, indices],
+            Op::BatchNorm {
+                x,
+                weight,
+                bias,
+                mean,
+                var,
+                ..
+            } => [Some(x), weight, bias, Some(mean), Some(var)]
+                .into_iter()
+                .flatten()
+                .collect(),
             Op::IndexSelect { x, index, .. } | Op::Gather { x, index, .. } => vec![x, index],
             Op::ScatterAdd {
                 base, index, src, ..
@@ -452,6 +476,7 @@ impl std::fmt::Debug for Op {
             Op::Softmax { log: true, .. } => "log_softmax",
             Op::Conv2d { .. } => "conv2d",
             Op::MaxPool2d { .. } => "max_pool2d",
+            Op::BatchNorm { .. } => "batch_norm",
             Op::AvgPool2d { .. } => "avg_pool2d",
             Op::IndexSelect { .. } => "index_select",
             Op::Gather { .. } => "gather",

@@ -209,6 +209,41 @@ pub trait Kernels: DeviceBackend {
         })
     }
 
+    /// Optional fused batch normalisation with batch statistics over every dim but 1 of `x`
+    /// (`[n, c, ..]`): returns `(x - mean) / sqrt(var + eps) * weight + bias` (shape of `x`),
+    /// and the per-channel mean and biased variance (`[c]`). `weight` and `bias` are `[c]`.
+    fn batch_norm(
+        &self,
+        x: View<'_>,
+        weight: Option<View<'_>>,
+        bias: Option<View<'_>>,
+        eps: f64,
+    ) -> Result<[BufferBox; 3]> {
+        let _ = (x, weight, bias, eps);
+        Err(Error::NotSupported {
+            op: "batch_norm",
+            backend: self.describe(),
+        })
+    }
+
+    /// Optional gradient of [`Kernels::batch_norm`]: given the output gradient, the input, and
+    /// the batch's mean and biased variance, returns the gradients of `x`, `weight` and `bias`.
+    fn batch_norm_backward(
+        &self,
+        grad: View<'_>,
+        x: View<'_>,
+        mean: View<'_>,
+        var: View<'_>,
+        weight: Option<View<'_>>,
+        eps: f64,
+    ) -> Result<[BufferBox; 3]> {
+        let _ = (grad, x, mean, var, weight, eps);
+        Err(Error::NotSupported {
+            op: "batch_norm_backward",
+            backend: self.describe(),
+        })
+    }
+
     /// Optional fused Adam/AdamW step (see [`AdamStep`]): writes the new parameter into
     /// `param`'s buffer in place and returns the new `exp_avg`, `exp_avg_sq` and, with AMSGrad,
     /// `max_exp_avg_sq`. Absent moments (the first step) are zeros. Every view has one shape

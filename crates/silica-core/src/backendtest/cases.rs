@@ -195,6 +195,17 @@ pub(super) const CASES: &[Case] = &[
             x[0].conv2d(&x[1], Some(&x[2]), &cfg)
         }
     ),
+    case!(
+        "batch_norm",
+        [Normal(&[4, 3, 2, 5]), Normal(&[3]), Normal(&[3])],
+        true,
+        ALL,
+        |x| {
+            let (y, mean, var) = x[0].batch_norm_train(Some(&x[1]), Some(&x[2]), 1e-5)?;
+            y.add(&mean.reshape([3, 1, 1])?)?
+                .mul(&var.add_scalar(1.0)?.reshape([3, 1, 1])?)
+        }
+    ),
     case!("max_pool2d", [Normal(&[2, 3, 6, 5])], true, WIDE, |x| {
         x[0].max_pool2d(&Pool2dConfig {
             ceil_mode: true,

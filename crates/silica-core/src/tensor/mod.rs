@@ -11,7 +11,7 @@ mod ops_traits;
 mod reduce;
 mod view;
 
-pub(crate) use nn::{avg_pool2d_grad, conv2d_grads};
+pub(crate) use nn::{avg_pool2d_grad, batch_norm_grads, conv2d_grads};
 pub use nn::{Conv2dConfig, PadMode, Pool2dConfig};
 pub use view::{DimSize, ShapeSpec};
 

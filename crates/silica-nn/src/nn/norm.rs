@@ -190,7 +190,6 @@ impl BatchNorm {
                 ),
             ));
         }
-        let reduce: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
         let mut channel_shape = vec![1usize; x.rank()];
         channel_shape[1] = c;
         let training = self.is_training();
@@ -213,13 +212,13 @@ impl BatchNorm {
                         ),
                     ));
                 }
-                let mean = x.mean(reduce.clone(), true)?;
-                let centered = x.sub(&mean)?;
-                let var = centered.square()?.mean(reduce, true)?;
+                // The fused batch norm applies weight and bias itself.
+                let (y, mean, var) =
+                    x.batch_norm_train(self.weight.as_ref(), self.bias.as_ref(), self.config.eps)?;
                 if training {
                     self.update_running_stats(&mean, &var, n)?;
                 }
-                centered.mul(&var.add_scalar(self.config.eps)?.rsqrt()?)?
+                return Ok(y);
             }
         };
         match (&self.weight, &self.bias) {

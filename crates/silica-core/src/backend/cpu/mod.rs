@@ -4,6 +4,7 @@
 //! path and a strided path (see `strided.rs`).
 
 mod adam;
+mod batch_norm;
 pub mod cache;
 mod conv;
 mod elementwise;
@@ -320,6 +321,37 @@ impl Kernels for CpuBackend {
     fn softmax(&self, src: View<'_>, dim: usize, log: bool) -> Result<BufferBox> {
         let r = read(src, "softmax")?;
         softmax::softmax(&r, dim, log).map(CpuBuffer::boxed)
+    }
+
+    fn batch_norm(
+        &self,
+        x: View<'_>,
+        weight: Option<View<'_>>,
+        bias: Option<View<'_>>,
+        eps: f64,
+    ) -> Result<[BufferBox; 3]> {
+        let x = read(x, "batch_norm")?;
+        let w = weight.map(|w| read(w, "batch_norm")).transpose()?;
+        let b = bias.map(|b| read(b, "batch_norm")).transpose()?;
+        let out = batch_norm::forward(&x, w.as_ref(), b.as_ref(), eps)?;
+        Ok(out.map(CpuBuffer::boxed))
+    }
+
+    fn batch_norm_backward(
+        &self,
+        grad: View<'_>,
+        x: View<'_>,
+        mean: View<'_>,
+        var: View<'_>,
+        weight: Option<View<'_>>,
+        eps: f64,
+    ) -> Result<[BufferBox; 3]> {
+        let op = "batch_norm_backward";
+        let (g, x) = (read(grad, op)?, read(x, op)?);
+        let (m, v) = (read(mean, op)?, read(var, op)?);
+        let w = weight.map(|w| read(w, op)).transpose()?;
+        let out = batch_norm::backward(&g, &x, &m, &v, w.as_ref(), eps)?;
+        Ok(out.map(CpuBuffer::boxed))
     }
 
     fn adam_step(
