@@ -79,6 +79,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Op::Conv2d {
             input,
             weight,
+            bias,
             params,
         } => {
             // Only the gradients someone needs: the first layer's input rarely requires one.
@@ -89,7 +90,14 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
                 g,
                 params,
             )?;
-            vec![gi, gw]
+            let gb = match bias {
+                Some(b) if b.requires_grad() => Some(g.sum([0, 2, 3], false)?),
+                _ => None,
+            };
+            [gi, gw]
+                .into_iter()
+                .chain(bias.as_ref().map(|_| gb))
+                .collect()
         }
         Op::MaxPool2d { x, indices } => {
             let d = x.dims();

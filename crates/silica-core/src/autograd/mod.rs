@@ -94,6 +94,7 @@ pub(crate) enum Op {
     Conv2d {
         input: Tensor,
         weight: Tensor,
+        bias: Option<Tensor>,
         params: Conv2dParams,
     },
     MaxPool2d {
@@ -161,7 +162,12 @@ impl Op {
             Op::Where {
                 on_true, on_false, ..
             } => vec![on_true, on_false],
-            Op::Conv2d { input, weight, .. } => vec![input, weight],
+            Op::Conv2d {
+                input,
+                weight,
+                bias,
+                ..
+            } => [input, weight].into_iter().chain(bias).collect(),
             Op::BatchNorm {
                 x, weight, bias, ..
             } => std::iter::once(x).chain(weight).chain(bias).collect(),

@@ -151,8 +151,15 @@ pub trait Kernels: DeviceBackend {
     fn matmul(&self, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox>;
 
     /// 2-D convolution (cross-correlation): `input` `[n, c_in, h, w]`, `weight`
-    /// `[c_out, c_in / groups, kh, kw]`, output `[n, c_out, out_h, out_w]`.
-    fn conv2d(&self, input: View<'_>, weight: View<'_>, p: &Conv2dParams) -> Result<BufferBox>;
+    /// `[c_out, c_in / groups, kh, kw]`, and an optional `bias` `[c_out]` added to every output
+    /// position of its channel; output `[n, c_out, out_h, out_w]`.
+    fn conv2d(
+        &self,
+        input: View<'_>,
+        weight: View<'_>,
+        bias: Option<View<'_>>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox>;
 
     /// Gradient of [`Kernels::conv2d`] with respect to its input: `grad_out`
     /// `[n, c_out, out_h, out_w]` to `[n, c_in, h, w]`.

@@ -415,15 +415,23 @@ impl Kernels for AsyncCpuBackend {
         )
     }
 
-    fn conv2d(&self, input: View<'_>, weight: View<'_>, p: &Conv2dParams) -> Result<BufferBox> {
+    fn conv2d(
+        &self,
+        input: View<'_>,
+        weight: View<'_>,
+        bias: Option<View<'_>>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox> {
         let p = *p;
         let len = p.batch * p.out_channels * p.out_h() * p.out_w();
-        self.launch(
-            input.dtype(),
-            len,
-            vec![capture(input)?, capture(weight)?],
-            move |cpu, i| cpu.conv2d(view_of(i[0].0, i[0].1), view_of(i[1].0, i[1].1), &p),
-        )
+        let mut inputs = vec![capture(input)?, capture(weight)?];
+        if let Some(b) = bias {
+            inputs.push(capture(b)?);
+        }
+        self.launch(input.dtype(), len, inputs, move |cpu, i| {
+            let bias = i.get(2).map(|b| view_of(b.0, b.1));
+            cpu.conv2d(view_of(i[0].0, i[0].1), view_of(i[1].0, i[1].1), bias, &p)
+        })
     }
 
     fn conv2d_backward_input(

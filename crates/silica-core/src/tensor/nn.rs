@@ -256,37 +256,41 @@ impl Tensor {
                 ),
             ));
         }
-        let buf = self
-            .backend()
-            .conv2d(self.as_view(), weight.as_view(), &params)?;
-        let op = record(&[self, weight], || Op::Conv2d {
+        if let Some(b) = bias {
+            self.same_device("conv2d", &[b])?;
+            if b.dims() != [w[0]] || b.dtype() != weight.dtype() {
+                return Err(Error::shape(
+                    "conv2d",
+                    &[b.shape(), ws],
+                    format!(
+                        "bias {} ({}) must have shape [{}] and dtype {} for weight {ws}",
+                        b.shape(),
+                        b.dtype(),
+                        w[0],
+                        weight.dtype()
+                    ),
+                ));
+            }
+        }
+        let buf = self.backend().conv2d(
+            self.as_view(),
+            weight.as_view(),
+            bias.map(Tensor::as_view),
+            &params,
+        )?;
+        let inputs: Vec<&Tensor> = [self, weight].into_iter().chain(bias).collect();
+        let op = record(&inputs, || Op::Conv2d {
             input: self.clone(),
             weight: weight.clone(),
+            bias: bias.cloned(),
             params,
         });
-        let out = Tensor::from_buffer(
+        Ok(Tensor::from_buffer(
             self.backend().clone(),
             buf,
             Shape::new(vec![x[0], w[0], oh, ow]),
             op,
-        );
-        match bias {
-            None => Ok(out),
-            Some(b) => {
-                if b.dims() != [w[0]] {
-                    return Err(Error::shape(
-                        "conv2d",
-                        &[b.shape(), ws],
-                        format!(
-                            "bias {} must have shape [{}] for weight {ws}",
-                            b.shape(),
-                            w[0]
-                        ),
-                    ));
-                }
-                out.add(&b.reshape([w[0], 1, 1])?)
-            }
-        }
+        ))
     }
 
     fn pool_params(&self, name: &'static str, cfg: &Pool2dConfig) -> Result<Pool2dParams> {

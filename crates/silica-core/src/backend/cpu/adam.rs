@@ -116,10 +116,10 @@ fn go<T: Float>(
         ));
     }
     let zero = T::of(0.0);
-    let mut m_out = cache::filled(n, zero);
-    let mut v_out = cache::filled(n, zero);
+    let mut m_out = cache::output(n);
+    let mut v_out = cache::output(n);
     let mut vmax_out = if s.amsgrad {
-        cache::filled(n, zero)
+        cache::output(n)
     } else {
         Vec::new()
     };

@@ -76,7 +76,7 @@ pub(crate) fn forward(
     ) -> [HostData; 3] {
         let (n, c, s) = geo;
         let st = stats(x, geo);
-        let mut y = cache::filled(n * c * s, T::from_f64(0.0));
+        let mut y = cache::output(n * c * s);
         if s > 0 {
             let blocks = y
                 .par_chunks_mut(s)
@@ -155,7 +155,7 @@ pub(crate) fn backward(
                 (sg, sgx)
             })
             .collect();
-        let mut dx = cache::filled(n * c * s, T::from_f64(0.0));
+        let mut dx = cache::output(n * c * s);
         if s > 0 {
             let blocks = dx
                 .par_chunks_mut(s)

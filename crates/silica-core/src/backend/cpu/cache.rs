@@ -45,10 +45,10 @@ fn capacity_bytes(data: &HostData) -> usize {
     match_host!(data, v => v.capacity()) * data.dtype().size_in_bytes()
 }
 
-/// A vector of `n` copies of `value`, reusing a cached allocation when one fits.
-pub(crate) fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
+/// A cached allocation of `n`'s size class, if there is one (its contents are stale).
+fn take<T: Element>(n: usize) -> Option<Vec<T>> {
     if n * T::DTYPE.size_in_bytes() < MIN_BYTES {
-        return vec![value; n];
+        return None;
     }
     let class = size_class(n);
     let cached = with_cache(|c| {
@@ -57,9 +57,29 @@ pub(crate) fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
         Some(data)
     });
     let mut v = cached.and_then(T::from_host).unwrap_or_default();
+    v.reserve_exact(class.saturating_sub(v.len()));
+    Some(v)
+}
+
+/// A vector of `n` copies of `value`, reusing a cached allocation when one fits.
+pub(crate) fn filled<T: Element>(n: usize, value: T) -> Vec<T> {
+    let Some(mut v) = take(n) else {
+        return vec![value; n];
+    };
     v.clear();
-    v.reserve_exact(class);
     v.resize(n, value);
+    v
+}
+
+/// A vector of `n` elements for a kernel that writes every one of them: a reused allocation
+/// keeps its stale values (saving a pass over memory), a fresh one is zeroed.
+pub(crate) fn output<T: Element>(n: usize) -> Vec<T> {
+    let zero = T::from_f64(0.0);
+    let Some(mut v) = take(n) else {
+        return vec![zero; n];
+    };
+    v.truncate(n);
+    v.resize(n, zero);
     v
 }
 

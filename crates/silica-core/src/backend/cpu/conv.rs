@@ -54,27 +54,42 @@ fn compute_dtype(dt: DType) -> Result<DType> {
     }
 }
 
+/// The forward or a gradient kernel of one compute dtype: `(a, b, bias, geometry)`.
+type Kernel<T> = fn(&[T], &[T], Option<&[T]>, &Geom) -> Vec<T>;
+
 fn run(
     a: &Read<'_>,
     b: &Read<'_>,
+    bias: Option<&Read<'_>>,
     p: &Conv2dParams,
-    f32_fn: fn(&[f32], &[f32], &Geom) -> Vec<f32>,
-    f64_fn: fn(&[f64], &[f64], &Geom) -> Vec<f64>,
+    f32_fn: Kernel<f32>,
+    f64_fn: Kernel<f64>,
 ) -> Result<HostData> {
     let dt = a.data.dtype();
-    if b.data.dtype() != dt {
+    if let Some(other) = [Some(b), bias]
+        .into_iter()
+        .flatten()
+        .find(|r| r.data.dtype() != dt)
+    {
         return Err(Error::invalid(
             "conv2d",
-            format!("operands have dtypes {dt} and {}", b.data.dtype()),
+            format!("operands have dtypes {dt} and {}", other.data.dtype()),
         ));
     }
     let compute = compute_dtype(dt)?;
     let (x, y) = (Contiguous::of(a, compute), Contiguous::of(b, compute));
+    let bias = bias.map(|r| Contiguous::of(r, compute));
     let g = Geom::new(p);
     if compute == DType::F64 {
-        return Ok(HostData::F64(f64_fn(x.slice(), y.slice(), &g)));
+        let bias = bias.as_ref().map(|b| b.slice());
+        return Ok(HostData::F64(f64_fn(x.slice(), y.slice(), bias, &g)));
     }
-    let out = HostData::F32(f32_fn(x.slice(), y.slice(), &g));
+    let out = HostData::F32(f32_fn(
+        x.slice(),
+        y.slice(),
+        bias.as_ref().map(|b| b.slice()),
+        &g,
+    ));
     if dt == DType::F32 {
         return Ok(out);
     }
@@ -83,16 +98,47 @@ fn run(
     Ok(cast)
 }
 
-pub(crate) fn forward(x: &Read<'_>, w: &Read<'_>, p: &Conv2dParams) -> Result<HostData> {
-    run(x, w, p, forward_t::<f32>, forward_t::<f64>)
+/// `x` `[n, c_in, h, w]` correlated with `w` `[c_out, c_in / groups, kh, kw]`, plus `bias`
+/// `[c_out]` when given.
+pub(crate) fn forward(
+    x: &Read<'_>,
+    w: &Read<'_>,
+    bias: Option<&Read<'_>>,
+    p: &Conv2dParams,
+) -> Result<HostData> {
+    if let Some(b) = bias.filter(|b| b.layout.elem_count() != p.out_channels) {
+        return Err(Error::invalid(
+            "conv2d",
+            format!(
+                "bias {} must have {} elements, one per output channel",
+                b.layout.shape(),
+                p.out_channels
+            ),
+        ));
+    }
+    run(x, w, bias, p, forward_t::<f32>, forward_t::<f64>)
 }
 
 pub(crate) fn backward_input(g: &Read<'_>, w: &Read<'_>, p: &Conv2dParams) -> Result<HostData> {
-    run(g, w, p, backward_input_t::<f32>, backward_input_t::<f64>)
+    run(
+        g,
+        w,
+        None,
+        p,
+        backward_input_t::<f32>,
+        backward_input_t::<f64>,
+    )
 }
 
 pub(crate) fn backward_weight(x: &Read<'_>, g: &Read<'_>, p: &Conv2dParams) -> Result<HostData> {
-    run(x, g, p, backward_weight_t::<f32>, backward_weight_t::<f64>)
+    run(
+        x,
+        g,
+        None,
+        p,
+        backward_weight_t::<f32>,
+        backward_weight_t::<f64>,
+    )
 }
 
 /// Work per image below which one image's GEMMs use every thread instead.
@@ -134,10 +180,9 @@ fn for_images<T: Element>(
     }
 }
 
-fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], g: &Geom) -> Vec<T> {
+fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let p = &g.p;
-    let zero = T::from_f64(0.0);
-    let mut out = super::cache::filled(p.batch * p.out_channels * g.ohw, zero);
+    let mut out = super::cache::output(p.batch * p.out_channels * g.ohw);
     let scratch = if g.is_pointwise() { 0 } else { g.kk * g.ohw };
     for_images(
         &mut out,
@@ -145,6 +190,13 @@ fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], g: &Geom) -> Vec<T> {
         scratch,
         g,
         |n, out_n, col| {
+            // The bias goes in first, while this image's output is in cache; the products
+            // then add to it.
+            if let Some(b) = bias {
+                for (row, &v) in out_n.chunks_mut(g.ohw).zip(b) {
+                    row.fill(v);
+                }
+            }
             for grp in 0..p.groups {
                 let x_g = &x[(n * p.in_channels + grp * g.cg) * g.hw..][..g.cg * g.hw];
                 let col: &[T] = if g.is_pointwise() {
@@ -159,7 +211,7 @@ fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], g: &Geom) -> Vec<T> {
                     g.ohw,
                     g.kk,
                     &mut out_n[grp * g.og * g.ohw..][..g.og * g.ohw],
-                    false,
+                    bias.is_some(),
                     Mat {
                         data: w_g,
                         rs: g.kk,
@@ -178,10 +230,14 @@ fn forward_t<T: Element + AddAssign>(x: &[T], w: &[T], g: &Geom) -> Vec<T> {
     out
 }
 
-fn backward_input_t<T: Element + AddAssign>(grad: &[T], w: &[T], g: &Geom) -> Vec<T> {
+fn backward_input_t<T: Element + AddAssign>(
+    grad: &[T],
+    w: &[T],
+    _: Option<&[T]>,
+    g: &Geom,
+) -> Vec<T> {
     let p = &g.p;
-    let zero = T::from_f64(0.0);
-    let mut dx = super::cache::filled(p.batch * p.in_channels * g.hw, zero);
+    let mut dx = super::cache::output(p.batch * p.in_channels * g.hw);
     for_images(
         &mut dx,
         p.in_channels * g.hw,
@@ -215,7 +271,12 @@ fn backward_input_t<T: Element + AddAssign>(grad: &[T], w: &[T], g: &Geom) -> Ve
     dx
 }
 
-fn backward_weight_t<T: Element + AddAssign>(x: &[T], grad: &[T], g: &Geom) -> Vec<T> {
+fn backward_weight_t<T: Element + AddAssign>(
+    x: &[T],
+    grad: &[T],
+    _: Option<&[T]>,
+    g: &Geom,
+) -> Vec<T> {
     let p = &g.p;
     let zero = T::from_f64(0.0);
     let wlen = p.out_channels * g.kk;
@@ -453,16 +514,25 @@ mod tests {
             let w: Vec<f64> = (0..p.out_channels * g.kk)
                 .map(|i| ((i * 11) % 7) as f64 - 3.0)
                 .collect();
-            assert_eq!(forward_t(&x, &w, &g), conv_reference(&x, &w, &p), "{p:?}");
+            let reference = conv_reference(&x, &w, &p);
+            assert_eq!(forward_t(&x, &w, None, &g), reference, "{p:?}");
+            // A bias adds to every position of its channel.
+            let bias: Vec<f64> = (0..p.out_channels).map(|c| c as f64 - 2.5).collect();
+            let with_bias: Vec<f64> = reference
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + bias[(i / g.ohw) % p.out_channels])
+                .collect();
+            assert_eq!(forward_t(&x, &w, Some(&bias), &g), with_bias, "{p:?}");
             // The gradients are the adjoints of the forward map: <conv(x), gy> equals
             // <x, dx(gy)> and <w, dw(x, gy)>.
             let gy: Vec<f64> = (0..p.batch * p.out_channels * g.ohw)
                 .map(|i| ((i * 5) % 9) as f64 - 4.0)
                 .collect();
-            let y = forward_t(&x, &w, &g);
+            let y = forward_t(&x, &w, None, &g);
             let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
-            let dx = backward_input_t(&gy, &w, &g);
-            let dw = backward_weight_t(&x, &gy, &g);
+            let dx = backward_input_t(&gy, &w, None, &g);
+            let dw = backward_weight_t(&x, &gy, None, &g);
             let rx: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
             let rw: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
             assert_eq!(lhs, rx, "{p:?}");

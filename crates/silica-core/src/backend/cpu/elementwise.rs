@@ -14,7 +14,7 @@ where
     D: Element,
 {
     let n = layout.elem_count();
-    let mut out = super::cache::filled(n, D::from_f64(0.0));
+    let mut out = super::cache::output(n);
     if layout.is_contiguous() {
         let src = &src[layout.offset()..layout.offset() + n];
         if n >= PAR_THRESHOLD {
@@ -65,7 +65,7 @@ where
         );
         return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
-    let mut out = super::cache::filled(n, D::from_f64(0.0));
+    let mut out = super::cache::output(n);
     let plan = Plan::new(
         la.dims(),
         [(la.strides(), la.offset()), (lb.strides(), lb.offset())],
@@ -113,7 +113,7 @@ where
     C: Copy + Sync,
     D: Element,
 {
-    let mut out = super::cache::filled(la.elem_count(), D::from_f64(0.0));
+    let mut out = super::cache::output(la.elem_count());
     let plan = Plan::new(
         la.dims(),
         [

@@ -154,10 +154,10 @@ pub(crate) fn gemm_into<T: Element>(
 
 fn gemm_batched<T: Element>(x: &[T], la: &Layout, y: &[T], lb: &Layout, d: &Dims) -> Vec<T> {
     let (m, k, n) = (d.m, d.k, d.n);
-    let mut out = super::cache::filled(d.pairs.len() * m * n, T::from_f64(0.0));
     if m == 0 || n == 0 || k == 0 {
-        return out;
+        return super::cache::filled(d.pairs.len() * m * n, T::from_f64(0.0));
     }
+    let mut out = super::cache::output(d.pairs.len() * m * n);
     let r = la.dims().len();
     let (a_rs, a_cs) = (la.strides()[r - 2], la.strides()[r - 1]);
     let (b_rs, b_cs) = (lb.strides()[r - 2], lb.strides()[r - 1]);

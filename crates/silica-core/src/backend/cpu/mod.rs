@@ -255,9 +255,16 @@ impl Kernels for CpuBackend {
         matmul::matmul(&a, &b).map(CpuBuffer::boxed)
     }
 
-    fn conv2d(&self, input: View<'_>, weight: View<'_>, p: &Conv2dParams) -> Result<BufferBox> {
+    fn conv2d(
+        &self,
+        input: View<'_>,
+        weight: View<'_>,
+        bias: Option<View<'_>>,
+        p: &Conv2dParams,
+    ) -> Result<BufferBox> {
         let (x, w) = (read(input, "conv2d")?, read(weight, "conv2d")?);
-        conv::forward(&x, &w, p).map(CpuBuffer::boxed)
+        let b = bias.map(|b| read(b, "conv2d")).transpose()?;
+        conv::forward(&x, &w, b.as_ref(), p).map(CpuBuffer::boxed)
     }
 
     fn conv2d_backward_input(

@@ -29,8 +29,8 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
     fn go<T: Element>(x: &[T], p: &Pool2dParams) -> (HostData, HostData) {
         let (oh, ow, hw) = (p.out_h(), p.out_w(), p.in_h * p.in_w);
         let planes = p.batch * p.channels;
-        let mut vals = super::cache::filled(planes * oh * ow, T::from_f64(0.0));
-        let mut idx = super::cache::filled(planes * oh * ow, 0i64);
+        let mut vals = super::cache::output(planes * oh * ow);
+        let mut idx = super::cache::output(planes * oh * ow);
         if oh * ow == 0 {
             return (T::into_host(vals), HostData::I64(idx));
         }
@@ -95,7 +95,7 @@ fn divisor(p: &Pool2dParams, oy: usize, ox: usize) -> (usize, usize, usize, usiz
 pub(crate) fn avg_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<HostData> {
     fn go<T: Element>(x: &[T], p: &Pool2dParams) -> HostData {
         let (oh, ow, hw) = (p.out_h(), p.out_w(), p.in_h * p.in_w);
-        let mut out = super::cache::filled(p.batch * p.channels * oh * ow, T::from_f64(0.0));
+        let mut out = super::cache::output(p.batch * p.channels * oh * ow);
         if oh * ow > 0 {
             out.par_chunks_mut(oh * ow)
                 .enumerate()

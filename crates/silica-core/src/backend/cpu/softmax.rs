@@ -44,7 +44,7 @@ fn row<T: FloatElem>(src: &[T], st: usize, n: usize, out: &mut [T], ot: usize, l
 
 fn go<T: FloatElem>(src: &[T], layout: &Layout, dim: usize, log: bool) -> Vec<T> {
     let n = layout.dims()[dim];
-    let mut out = super::cache::filled(layout.elem_count(), T::from_f64(0.0));
+    let mut out = super::cache::output(layout.elem_count());
     if out.is_empty() {
         return out;
     }
