@@ -18,6 +18,33 @@ fn geometry(dims: &[usize]) -> (usize, usize, usize) {
     (dims[0], dims[1], dims[2..].iter().product())
 }
 
+/// Independent accumulators in the sums below, so that their loops vectorise.
+const LANES: usize = 8;
+
+/// `(Σ f(a, b).0, Σ f(a, b).1)` over pairs of elements, in f64.
+fn sum2<T: Element>(a: &[T], b: &[T], f: impl Fn(f64, f64) -> (f64, f64)) -> (f64, f64) {
+    let (mut acc0, mut acc1) = ([0.0; LANES], [0.0; LANES]);
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (mut t0, mut t1) = (0.0, 0.0);
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        let (u, v) = f(x.to_f64(), y.to_f64());
+        (t0, t1) = (t0 + u, t1 + v);
+    }
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            let (u, v) = f(x[l].to_f64(), y[l].to_f64());
+            acc0[l] += u;
+            acc1[l] += v;
+        }
+    }
+    (acc0.iter().sum::<f64>() + t0, acc1.iter().sum::<f64>() + t1)
+}
+
+/// `Σ f(a)` in f64.
+fn sum<T: Element>(a: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    sum2(a, a, |v, _| (f(v), 0.0)).0
+}
+
 /// Per-channel (mean, biased variance), two passes in f64.
 fn stats<T: Element>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f64, f64)> {
     let m = (n * s) as f64;
@@ -25,12 +52,8 @@ fn stats<T: Element>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f64, f64
         .into_par_iter()
         .map(|ch| {
             let rows = (0..n).map(|i| &x[(i * c + ch) * s..][..s]);
-            let mean = rows.clone().flatten().map(|v| v.to_f64()).sum::<f64>() / m;
-            let var = rows
-                .flatten()
-                .map(|v| (v.to_f64() - mean).powi(2))
-                .sum::<f64>()
-                / m;
+            let mean = rows.clone().map(|r| sum(r, |v| v)).sum::<f64>() / m;
+            let var = rows.map(|r| sum(r, |v| (v - mean).powi(2))).sum::<f64>() / m;
             (mean, var)
         })
         .collect()
@@ -146,13 +169,12 @@ pub(crate) fn backward(
                 let (mut sg, mut sgx) = (0.0, 0.0);
                 for i in 0..n {
                     let off = (i * c + ch) * s;
-                    for (gv, xv) in g[off..off + s].iter().zip(&x[off..off + s]) {
-                        let gv = gv.to_f64();
-                        sg += gv;
-                        sgx += gv * (xv.to_f64() - means[ch]) * invstd[ch];
-                    }
+                    let (a, b) = sum2(&g[off..off + s], &x[off..off + s], |gv, xv| {
+                        (gv, gv * (xv - means[ch]))
+                    });
+                    (sg, sgx) = (sg + a, sgx + b);
                 }
-                (sg, sgx)
+                (sg, sgx * invstd[ch])
             })
             .collect();
         let mut dx = cache::output(n * c * s);

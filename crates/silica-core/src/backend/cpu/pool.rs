@@ -41,6 +41,12 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
                 (w0, w1)
             })
             .collect();
+        // Columns whose window lies wholly inside the input: a contiguous range, where one
+        // pass per kernel offset updates the whole row at once.
+        let full = |&(w0, w1): &(usize, usize)| w1.saturating_sub(w0) == p.kernel.1;
+        let lo = cols.iter().position(full).unwrap_or(ow);
+        let hi = lo + cols[lo..].iter().take_while(|c| full(c)).count();
+        let (sw, pw) = (p.stride.1, p.padding.1);
         vals.par_chunks_mut(oh * ow)
             .zip(idx.par_chunks_mut(oh * ow))
             .enumerate()
@@ -49,25 +55,52 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
                 for oy in 0..oh {
                     let (h0, h1, _) = window(oy, p.stride.0, p.padding.0, p.kernel.0, p.in_h);
                     let (v_row, ix_row) = (&mut v[oy * ow..][..ow], &mut ix[oy * ow..][..ow]);
-                    for ((out_v, out_i), &(w0, w1)) in v_row.iter_mut().zip(ix_row).zip(&cols) {
-                        if h0 >= h1 || w0 >= w1 {
-                            *out_v = T::from_f64(f64::NEG_INFINITY);
-                            *out_i = (h0 * p.in_w + w0) as i64;
-                            continue;
-                        }
-                        let mut best_i = h0 * p.in_w + w0;
-                        let mut best = src[best_i];
+                    let interior = if h0 < h1 { lo..hi } else { 0..0 };
+                    for ox in (0..ow).filter(|ox| !interior.contains(ox)) {
+                        (v_row[ox], ix_row[ox]) = window_max(src, p.in_w, (h0, h1), cols[ox]);
+                    }
+                    if interior.is_empty() {
+                        continue;
+                    }
+                    let (bv, bi) = (&mut v_row[interior.clone()], &mut ix_row[interior.clone()]);
+                    // Every window starts with its top-left element; then each element of the
+                    // window, in row-major order, competes as in `window_max`. Interior
+                    // windows start inside the input, so `interior.start * sw >= pw`.
+                    let first = h0 * p.in_w + interior.start * sw - pw;
+                    for (j, (b, i)) in bv.iter_mut().zip(bi.iter_mut()).enumerate() {
+                        *i = (first + j * sw) as i64;
+                        *b = src[first + j * sw];
+                    }
+                    if (sw, p.kernel.1) == (2, 2) {
+                        // MaxPool2d(2): each window's columns are one pair of the row.
                         for iy in h0..h1 {
-                            let start = iy * p.in_w + w0;
-                            for (i, &val) in (start..).zip(&src[start..start + (w1 - w0)]) {
-                                // NaN wins, as in PyTorch. Written without branches on data.
-                                let take = val > best || is_nan(val);
-                                best = if take { val } else { best };
-                                best_i = if take { i } else { best_i };
+                            let base = iy * p.in_w + interior.start * 2 - pw;
+                            let pairs = src[base..][..2 * bv.len()].chunks_exact(2);
+                            for (j, ((b, i), pair)) in
+                                bv.iter_mut().zip(bi.iter_mut()).zip(pairs).enumerate()
+                            {
+                                for (kx, &val) in pair.iter().enumerate() {
+                                    let take = val > *b || is_nan(val);
+                                    *b = if take { val } else { *b };
+                                    *i = if take { (base + 2 * j + kx) as i64 } else { *i };
+                                }
                             }
                         }
-                        *out_v = best;
-                        *out_i = best_i as i64;
+                        continue;
+                    }
+                    let span = (bv.len() - 1) * sw + 1;
+                    for iy in h0..h1 {
+                        for kx in 0..p.kernel.1 {
+                            let base = iy * p.in_w + interior.start * sw + kx - pw;
+                            let row = src[base..][..span].iter().step_by(sw);
+                            for (j, ((b, i), &val)) in
+                                bv.iter_mut().zip(bi.iter_mut()).zip(row).enumerate()
+                            {
+                                let take = val > *b || is_nan(val);
+                                *b = if take { val } else { *b };
+                                *i = if take { (base + j * sw) as i64 } else { *i };
+                            }
+                        }
                     }
                 }
             });
@@ -78,6 +111,31 @@ pub(crate) fn max_pool2d(x: &Read<'_>, p: &Pool2dParams) -> Result<(HostData, Ho
         (HostData::Bool(_), _) => Err(Error::dtype("max_pool2d", DType::Bool, "a numeric dtype")),
         (d, o) => Ok(match_host!(d, v => go(&v[o..], p))),
     }
+}
+
+/// The maximum of one clipped window (rows `h0..h1`, columns `w0..w1` of a plane `in_w`
+/// wide) and its index in the plane. The first maximum wins ties and NaN beats everything,
+/// as in PyTorch; an empty window gives -inf.
+fn window_max<T: Element>(
+    src: &[T],
+    in_w: usize,
+    (h0, h1): (usize, usize),
+    (w0, w1): (usize, usize),
+) -> (T, i64) {
+    let mut best_i = h0 * in_w + w0;
+    if h0 >= h1 || w0 >= w1 {
+        return (T::from_f64(f64::NEG_INFINITY), best_i as i64);
+    }
+    let mut best = src[best_i];
+    for iy in h0..h1 {
+        let start = iy * in_w + w0;
+        for (i, &val) in (start..).zip(&src[start..start + (w1 - w0)]) {
+            let take = val > best || is_nan(val);
+            best = if take { val } else { best };
+            best_i = if take { i } else { best_i };
+        }
+    }
+    (best, best_i as i64)
 }
 
 /// The divisor of output position (oy, ox).
@@ -150,4 +208,80 @@ pub(crate) fn avg_pool2d_backward(g: &Read<'_>, p: &Pool2dParams) -> Result<Host
     let c = Contiguous::of(g, g.data.dtype());
     let (d, o) = c.data();
     Ok(match_host!(d, v => go(&v[o..], p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Layout;
+    use std::sync::RwLock;
+
+    /// The row-at-a-time path agrees with `window_max` on every window: clipped edges, strides,
+    /// padding, ceil mode, ties (small integers) and NaN.
+    #[test]
+    fn rows_match_window_by_window() {
+        let base = Pool2dParams {
+            batch: 2,
+            channels: 3,
+            in_h: 7,
+            in_w: 9,
+            kernel: (2, 2),
+            stride: (2, 2),
+            padding: (0, 0),
+            ceil_mode: false,
+            count_include_pad: true,
+        };
+        let cases = [
+            base,
+            Pool2dParams {
+                kernel: (3, 3),
+                stride: (1, 2),
+                padding: (1, 1),
+                ..base
+            },
+            Pool2dParams {
+                kernel: (3, 2),
+                stride: (2, 3),
+                ceil_mode: true,
+                ..base
+            },
+            Pool2dParams {
+                kernel: (1, 4),
+                stride: (1, 1),
+                padding: (0, 2),
+                ..base
+            },
+        ];
+        let n = base.batch * base.channels * base.in_h * base.in_w;
+        let mut x: Vec<f32> = (0..n).map(|i| ((i * 7) % 5) as f32).collect();
+        for i in (0..n).step_by(11) {
+            x[i] = f32::NAN;
+        }
+        let data = RwLock::new(HostData::F32(x.clone()));
+        let layout = Layout::contiguous([n]);
+        for p in cases {
+            let read = Read {
+                data: data.read().unwrap(),
+                layout: &layout,
+            };
+            let (vals, idx) = max_pool2d(&read, &p).unwrap();
+            let (HostData::F32(vals), HostData::I64(idx)) = (vals, idx) else {
+                panic!("dtypes")
+            };
+            let (oh, ow, hw) = (p.out_h(), p.out_w(), p.in_h * p.in_w);
+            for plane in 0..p.batch * p.channels {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (h0, h1, _) = window(oy, p.stride.0, p.padding.0, p.kernel.0, p.in_h);
+                        let (w0, w1, _) = window(ox, p.stride.1, p.padding.1, p.kernel.1, p.in_w);
+                        let src = &x[plane * hw..][..hw];
+                        let (v, i) = window_max(src, p.in_w, (h0, h1), (w0, w1));
+                        let o = (plane * oh + oy) * ow + ox;
+                        assert_eq!(idx[o], i, "{p:?} at {plane}, {oy}, {ox}");
+                        assert_eq!(vals[o].to_bits(), v.to_bits(), "{p:?} at {o}");
+                    }
+                }
+            }
+        }
+    }
 }
