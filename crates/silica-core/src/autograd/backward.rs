@@ -54,10 +54,17 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let count = mask.sum(dims.as_slice(), true)?;
             vec![Some(mask.mul(&g.div(&count)?)?)]
         }
-        Op::Matmul { lhs, rhs } => vec![
-            Some(g.matmul(&rhs.transpose(-1, -2)?)?),
-            Some(lhs.transpose(-1, -2)?.matmul(g)?),
-        ],
+        Op::Matmul { lhs, rhs } => {
+            let gl = g.matmul(&rhs.transpose(-1, -2)?)?;
+            // `x @ w.t()` (Linear): give the transposed weight its gradient as the transpose of
+            // a contiguous product, so that `w` itself receives a contiguous one.
+            let gr = if lhs.rank() == 2 && is_transposed(rhs) {
+                g.t()?.matmul(lhs)?.t()?
+            } else {
+                lhs.transpose(-1, -2)?.matmul(g)?
+            };
+            vec![Some(gl), Some(gr)]
+        }
         Op::Softmax { x, dim, log, out } => {
             // Under create_graph, recompute the output so second derivatives flow through it.
             let out = if super::is_grad_enabled() {
@@ -302,4 +309,11 @@ fn prod(x: &Tensor, dims: &[usize], g: &Tensor) -> Result<Tensor> {
         .broadcast_to(x.shape())?
         .where_cond(&no_zero, &one_zero)?;
     grad.mul(g)
+}
+
+/// True for a 2-D view that is the transpose of a contiguous matrix.
+fn is_transposed(t: &Tensor) -> bool {
+    let layout = t.layout();
+    let (d, s) = (layout.dims(), layout.strides());
+    d.len() == 2 && d[0] > 1 && d[1] > 1 && s == [1, d[0]]
 }
