@@ -4,7 +4,9 @@ machine, and prints a Markdown table of times and ratios.
     python3 tools/bench/compare.py            # from the repository root
 
 Needs Debian's python3-torch (and libopenblas0-pthread, so that PyTorch uses OpenBLAS rather
-than the reference BLAS). Both sides use 2 threads.
+than the reference BLAS). Both sides use 2 threads. PyTorch runs twice: as installed, and
+with glibc keeping freed memory mapped (GLIBC_TUNABLES, see WARM_MALLOC); the ratio is taken
+against the faster of the two.
 """
 import json
 import os
@@ -34,10 +36,18 @@ def silica():
     return out
 
 
-def torch_side():
+# glibc settings under which freed memory stays mapped, so PyTorch's large tensors reuse
+# pages instead of faulting fresh ones in (Silica's CPU backend keeps its own buffer cache).
+WARM_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
+
+
+def torch_side(warm):
+    env = dict(os.environ)
+    if warm:
+        env["GLIBC_TUNABLES"] = WARM_MALLOC
     p = subprocess.run(
         ["/usr/bin/python3", os.path.join(ROOT, "tools", "bench", "torch_ops.py")],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=env,
     )
     return json.loads(p.stdout)
 
@@ -52,7 +62,8 @@ def fmt(name, secs):
 
 def main():
     s = silica()
-    t = torch_side()
+    t = torch_side(warm=False)
+    w = torch_side(warm=True)
     cpu = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -61,12 +72,14 @@ def main():
         pass
     print(f"Measured {date.today()} on {cpu} ({platform.machine()}), 2 threads, "
           f"PyTorch {t['_torch']}.\n")
-    print("| benchmark | Silica | PyTorch | Silica / PyTorch time |")
-    print("|---|---|---|---|")
+    print("| benchmark | Silica | PyTorch | PyTorch, warm malloc | Silica / best PyTorch time |")
+    print("|---|---|---|---|---|")
     for name in sorted(k for k in t if not k.startswith("_")):
         if name not in s:
             continue
-        print(f"| {name} | {fmt(name, s[name])} | {fmt(name, t[name])} | {s[name] / t[name]:.2f} |")
+        best = min(t[name], w[name])
+        print(f"| {name} | {fmt(name, s[name])} | {fmt(name, t[name])} | {fmt(name, w[name])} "
+              f"| {s[name] / best:.2f} |")
 
 
 if __name__ == "__main__":

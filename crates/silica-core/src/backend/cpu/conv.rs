@@ -292,6 +292,8 @@ fn backward_weight_t<T: Element + AddAssign>(
         .map(|t| {
             let mut dw = vec![zero; wlen];
             let mut col = vec![zero; if g.is_pointwise() { 0 } else { g.kk * g.ohw }];
+            // col^T, [ohw, kk]: GEMM packs a right operand with unit column stride fastest.
+            let mut col_t = vec![zero; g.kk * g.ohw];
             for n in t * per..((t + 1) * per).min(p.batch) {
                 for grp in 0..p.groups {
                     let x_g = &x[(n * p.in_channels + grp * g.cg) * g.hw..][..g.cg * g.hw];
@@ -301,6 +303,7 @@ fn backward_weight_t<T: Element + AddAssign>(
                         im2col(x_g, g, &mut col);
                         &col
                     };
+                    transpose_into(col, g.kk, g.ohw, &mut col_t);
                     let g_n = &grad[(n * p.out_channels + grp * g.og) * g.ohw..][..g.og * g.ohw];
                     // dW_g [og, kk] += grad_n [og, ohw] @ col^T [ohw, kk].
                     gemm_into(
@@ -315,9 +318,9 @@ fn backward_weight_t<T: Element + AddAssign>(
                             cs: 1,
                         },
                         Mat {
-                            data: col,
-                            rs: 1,
-                            cs: g.ohw,
+                            data: &col_t,
+                            rs: g.kk,
+                            cs: 1,
                         },
                         inner_par(g),
                     );
@@ -334,6 +337,22 @@ fn backward_weight_t<T: Element + AddAssign>(
         }
     }
     dw
+}
+
+/// Writes the transpose of the row-major `rows x cols` matrix `src` into `dst`, eight source
+/// rows at a time, so that reads stream along eight rows and writes fill short runs.
+fn transpose_into<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    const BAND: usize = 8;
+    for r0 in (0..rows).step_by(BAND) {
+        let band: Vec<&[T]> = (r0..(r0 + BAND).min(rows))
+            .map(|r| &src[r * cols..][..cols])
+            .collect();
+        for (c, out) in dst.chunks_exact_mut(rows).take(cols).enumerate() {
+            for (d, row) in out[r0..r0 + band.len()].iter_mut().zip(&band) {
+                *d = row[c];
+            }
+        }
+    }
 }
 
 /// Fills `col` ([cg * kh * kw, oh * ow]) with the receptive fields of one group of one image
@@ -394,8 +413,19 @@ fn col2im<T: Element + AddAssign>(col: &[T], g: &Geom, dx: &mut [T]) {
                     }
                     let d = &mut dx[(c * p.in_h + iy as usize) * p.in_w..][..p.in_w];
                     let s = &src[oy * ow..][..ow];
-                    for (ox, &v) in s.iter().enumerate().take(hi).skip(lo) {
-                        d[ox * p.stride.1 + shift - p.padding.1] += v;
+                    if hi <= lo {
+                        continue;
+                    }
+                    if p.stride.1 == 1 {
+                        // A unit stride adds one run of the row: a loop that vectorises.
+                        let start = lo + shift - p.padding.1;
+                        for (d, &v) in d[start..start + hi - lo].iter_mut().zip(&s[lo..hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for (ox, &v) in s.iter().enumerate().take(hi).skip(lo) {
+                            d[ox * p.stride.1 + shift - p.padding.1] += v;
+                        }
                     }
                 }
             }
