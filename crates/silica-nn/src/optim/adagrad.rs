@@ -1,8 +1,8 @@
 //! Adagrad, as `torch.optim.Adagrad`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, json_bool, json_f64, GroupConfig, Groups,
-    Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, group_optimizer, json_bool, json_f64,
+    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Result, Tensor};
@@ -93,6 +93,11 @@ impl GroupConfig for AdagradConfig {
     fn required_state(&self) -> Vec<&'static str> {
         vec![SUM]
     }
+    fn initial_state(&self, param: &Tensor) -> Result<Option<ParamState>> {
+        let mut st = ParamState::default();
+        st.set(SUM, param.full_like(self.initial_accumulator_value)?);
+        Ok(Some(st))
+    }
 }
 
 /// One Adagrad step, as PyTorch's `_single_tensor_adagrad`.
@@ -140,50 +145,4 @@ pub struct Adagrad {
     groups: Groups<AdagradConfig>,
 }
 
-impl Adagrad {
-    /// An optimizer over `params`, all with `config`.
-    pub fn new(params: Vec<Tensor>, config: AdagradConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, config)])
-    }
-
-    /// An optimizer over parameter groups with their own hyper-parameters.
-    pub fn with_groups(groups: Vec<ParamGroup<AdagradConfig>>) -> Result<Self> {
-        let mut groups = Groups::new(groups)?;
-        let mut index = 0;
-        for group in &groups.groups {
-            for p in &group.params {
-                let mut st = ParamState::default();
-                st.set(SUM, p.full_like(group.config.initial_accumulator_value)?);
-                groups.state[index] = Some(st);
-                index += 1;
-            }
-        }
-        Ok(Adagrad { groups })
-    }
-
-    /// The parameter groups.
-    pub fn groups(&self) -> &[ParamGroup<AdagradConfig>] {
-        &self.groups.groups
-    }
-}
-
-impl Optimizer for Adagrad {
-    fn step(&mut self) -> Result<()> {
-        self.groups.step(update)
-    }
-    fn params(&self) -> Vec<Tensor> {
-        self.groups.params()
-    }
-    fn learning_rates(&self) -> Vec<f64> {
-        self.groups.learning_rates()
-    }
-    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-        self.groups.set_learning_rates(lrs)
-    }
-    fn state_dict(&self) -> Result<OptimizerState> {
-        self.groups.state_dict()
-    }
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-        self.groups.load_state_dict(state)
-    }
-}
+group_optimizer!(Adagrad, AdagradConfig, update);

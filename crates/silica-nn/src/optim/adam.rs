@@ -2,8 +2,8 @@
 //! decay (`torch.optim.AdamW`), both with the AMSGrad variant. They share one update rule.
 
 use super::{
-    check_lr, check_non_negative, check_unit, decayed, effective_grad, json_bool, json_f64,
-    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, check_unit, decayed, effective_grad, group_optimizer, json_bool,
+    json_f64, GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::backend::AdamStep;
@@ -352,45 +352,7 @@ pub struct Adam {
     groups: Groups<AdamConfig>,
 }
 
-impl Adam {
-    /// An optimizer over `params`, all with `config`.
-    pub fn new(params: Vec<Tensor>, config: AdamConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, config)])
-    }
-
-    /// An optimizer over parameter groups with their own hyper-parameters.
-    pub fn with_groups(groups: Vec<ParamGroup<AdamConfig>>) -> Result<Self> {
-        Ok(Adam {
-            groups: Groups::new(groups)?,
-        })
-    }
-
-    /// The parameter groups.
-    pub fn groups(&self) -> &[ParamGroup<AdamConfig>] {
-        &self.groups.groups
-    }
-}
-
-impl Optimizer for Adam {
-    fn step(&mut self) -> Result<()> {
-        self.groups.step(|c, p, g, st| update(&c.rule(), p, g, st))
-    }
-    fn params(&self) -> Vec<Tensor> {
-        self.groups.params()
-    }
-    fn learning_rates(&self) -> Vec<f64> {
-        self.groups.learning_rates()
-    }
-    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-        self.groups.set_learning_rates(lrs)
-    }
-    fn state_dict(&self) -> Result<OptimizerState> {
-        self.groups.state_dict()
-    }
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-        self.groups.load_state_dict(state)
-    }
-}
+group_optimizer!(Adam, AdamConfig, |c, p, g, st| update(&c.rule(), p, g, st));
 
 /// AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay.
 ///
@@ -418,42 +380,9 @@ pub struct AdamW {
     groups: Groups<AdamWConfig>,
 }
 
-impl AdamW {
-    /// An optimizer over `params`, all with `config`.
-    pub fn new(params: Vec<Tensor>, config: AdamWConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, config)])
-    }
-
-    /// An optimizer over parameter groups with their own hyper-parameters.
-    pub fn with_groups(groups: Vec<ParamGroup<AdamWConfig>>) -> Result<Self> {
-        Ok(AdamW {
-            groups: Groups::new(groups)?,
-        })
-    }
-
-    /// The parameter groups.
-    pub fn groups(&self) -> &[ParamGroup<AdamWConfig>] {
-        &self.groups.groups
-    }
-}
-
-impl Optimizer for AdamW {
-    fn step(&mut self) -> Result<()> {
-        self.groups.step(|c, p, g, st| update(&c.rule(), p, g, st))
-    }
-    fn params(&self) -> Vec<Tensor> {
-        self.groups.params()
-    }
-    fn learning_rates(&self) -> Vec<f64> {
-        self.groups.learning_rates()
-    }
-    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-        self.groups.set_learning_rates(lrs)
-    }
-    fn state_dict(&self) -> Result<OptimizerState> {
-        self.groups.state_dict()
-    }
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-        self.groups.load_state_dict(state)
-    }
-}
+group_optimizer!(AdamW, AdamWConfig, |c, p, g, st| update(
+    &c.rule(),
+    p,
+    g,
+    st
+));

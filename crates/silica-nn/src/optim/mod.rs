@@ -144,7 +144,59 @@ pub(crate) trait GroupConfig: Clone + std::fmt::Debug + Send {
     fn from_json(v: &Value) -> std::result::Result<Self, String>;
     /// The state tensors a parameter that has taken a step must have under this config.
     fn required_state(&self) -> Vec<&'static str>;
+    /// A parameter's state before its first step (Adagrad starts its sum at a set value).
+    fn initial_state(&self, _param: &Tensor) -> Result<Option<ParamState>> {
+        Ok(None)
+    }
 }
+
+/// The constructors (`new`, `with_groups`, `groups`) and the [`Optimizer`] impl of an
+/// optimizer struct `$name { groups: Groups<$config> }` whose step runs `$update(config,
+/// param, grad, state)` on each parameter.
+macro_rules! group_optimizer {
+    ($name:ident, $config:ty, $update:expr) => {
+        impl $name {
+            /// An optimizer over `params`, all with `config`.
+            pub fn new(params: Vec<Tensor>, config: $config) -> Result<Self> {
+                Self::with_groups(vec![ParamGroup::new(params, config)])
+            }
+
+            /// An optimizer over parameter groups with their own hyper-parameters.
+            pub fn with_groups(groups: Vec<ParamGroup<$config>>) -> Result<Self> {
+                Ok($name {
+                    groups: Groups::new(groups)?,
+                })
+            }
+
+            /// The parameter groups.
+            pub fn groups(&self) -> &[ParamGroup<$config>] {
+                &self.groups.groups
+            }
+        }
+
+        impl Optimizer for $name {
+            fn step(&mut self) -> Result<()> {
+                self.groups.step($update)
+            }
+            fn params(&self) -> Vec<Tensor> {
+                self.groups.params()
+            }
+            fn learning_rates(&self) -> Vec<f64> {
+                self.groups.learning_rates()
+            }
+            fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
+                self.groups.set_learning_rates(lrs)
+            }
+            fn state_dict(&self) -> Result<OptimizerState> {
+                self.groups.state_dict()
+            }
+            fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+                self.groups.load_state_dict(state)
+            }
+        }
+    };
+}
+pub(crate) use group_optimizer;
 
 /// The state of one parameter: its step count and its named buffers.
 #[derive(Clone, Debug, Default)]
@@ -294,10 +346,11 @@ impl<C: GroupConfig> Groups<C> {
                 }
             }
         }
-        Ok(Groups {
-            groups,
-            state: vec![None; n],
-        })
+        let state = groups
+            .iter()
+            .flat_map(|g| g.params.iter().map(|p| g.config.initial_state(p)))
+            .collect::<Result<_>>()?;
+        Ok(Groups { groups, state })
     }
 
     /// Runs `update(config, param, grad, state)` for every parameter with a gradient, under

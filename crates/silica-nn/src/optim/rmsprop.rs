@@ -1,8 +1,8 @@
 //! RMSprop, optionally centered and with momentum, as `torch.optim.RMSprop`.
 
 use super::{
-    check_lr, check_non_negative, decayed, effective_grad, json_bool, json_f64, GroupConfig,
-    Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, decayed, effective_grad, group_optimizer, json_bool, json_f64,
+    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Result, Tensor};
@@ -170,42 +170,4 @@ pub struct RMSprop {
     groups: Groups<RMSpropConfig>,
 }
 
-impl RMSprop {
-    /// An optimizer over `params`, all with `config`.
-    pub fn new(params: Vec<Tensor>, config: RMSpropConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, config)])
-    }
-
-    /// An optimizer over parameter groups with their own hyper-parameters.
-    pub fn with_groups(groups: Vec<ParamGroup<RMSpropConfig>>) -> Result<Self> {
-        Ok(RMSprop {
-            groups: Groups::new(groups)?,
-        })
-    }
-
-    /// The parameter groups.
-    pub fn groups(&self) -> &[ParamGroup<RMSpropConfig>] {
-        &self.groups.groups
-    }
-}
-
-impl Optimizer for RMSprop {
-    fn step(&mut self) -> Result<()> {
-        self.groups.step(update)
-    }
-    fn params(&self) -> Vec<Tensor> {
-        self.groups.params()
-    }
-    fn learning_rates(&self) -> Vec<f64> {
-        self.groups.learning_rates()
-    }
-    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-        self.groups.set_learning_rates(lrs)
-    }
-    fn state_dict(&self) -> Result<OptimizerState> {
-        self.groups.state_dict()
-    }
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-        self.groups.load_state_dict(state)
-    }
-}
+group_optimizer!(RMSprop, RMSpropConfig, update);

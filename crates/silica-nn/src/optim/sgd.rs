@@ -2,8 +2,8 @@
 //! decay, as `torch.optim.SGD`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, json_bool, json_f64, scale, GroupConfig, Groups,
-    Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, group_optimizer, json_bool, json_f64, scale,
+    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Error, Result, Tensor};
@@ -139,24 +139,7 @@ pub struct SGD {
     groups: Groups<SGDConfig>,
 }
 
-impl SGD {
-    /// An optimizer over `params`, all with `config`.
-    pub fn new(params: Vec<Tensor>, config: SGDConfig) -> Result<Self> {
-        Self::with_groups(vec![ParamGroup::new(params, config)])
-    }
-
-    /// An optimizer over parameter groups with their own hyper-parameters.
-    pub fn with_groups(groups: Vec<ParamGroup<SGDConfig>>) -> Result<Self> {
-        Ok(SGD {
-            groups: Groups::new(groups)?,
-        })
-    }
-
-    /// The parameter groups.
-    pub fn groups(&self) -> &[ParamGroup<SGDConfig>] {
-        &self.groups.groups
-    }
-}
+group_optimizer!(SGD, SGDConfig, update);
 
 fn update(c: &SGDConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
     st.step += 1;
@@ -178,25 +161,4 @@ fn update(c: &SGDConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<
         st.set(MOMENTUM_BUFFER, buf);
     }
     p.assign(&p.add(&d_p.mul_scalar(-c.lr)?)?)
-}
-
-impl Optimizer for SGD {
-    fn step(&mut self) -> Result<()> {
-        self.groups.step(update)
-    }
-    fn params(&self) -> Vec<Tensor> {
-        self.groups.params()
-    }
-    fn learning_rates(&self) -> Vec<f64> {
-        self.groups.learning_rates()
-    }
-    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-        self.groups.set_learning_rates(lrs)
-    }
-    fn state_dict(&self) -> Result<OptimizerState> {
-        self.groups.state_dict()
-    }
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-        self.groups.load_state_dict(state)
-    }
 }
