@@ -24,6 +24,36 @@ fn closed_form(base_lrs: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
     base_lrs.iter().map(|&b| f(b)).collect()
 }
 
+/// The [`LrScheduler`] impl of a scheduler with a `progress: Progress` field and a closed form
+/// `lrs_at(&self, base_lrs, epoch) -> Vec<f64>`.
+macro_rules! closed_form_scheduler {
+    ($name:ident) => {
+        impl LrScheduler for $name {
+            fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+                let epoch = self.progress.last_epoch + 1;
+                let lrs = self.lrs_at(&self.progress.base_lrs, epoch);
+                self.progress.commit(opt, epoch, lrs)
+            }
+            fn last_lrs(&self) -> Vec<f64> {
+                self.progress.last_lrs.clone()
+            }
+            fn base_lrs(&self) -> Vec<f64> {
+                self.progress.base_lrs.clone()
+            }
+            fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
+                let lrs = self.lrs_at(base_lrs, 0);
+                self.progress.restart(opt, base_lrs, lrs)
+            }
+            fn state_dict(&self) -> Value {
+                self.progress.to_json()
+            }
+            fn load_state_dict(&mut self, state: &Value) -> Result<()> {
+                self.progress.load(state)
+            }
+        }
+    };
+}
+
 /// Multiplies the rate by `gamma` every `step_size` steps:
 /// `lr = base * gamma^(t / step_size)` (PyTorch's `StepLR`).
 ///
@@ -85,29 +115,7 @@ fn check_gamma(op: &'static str, gamma: f64) -> Result<()> {
     }
 }
 
-impl LrScheduler for StepLR {
-    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.progress.last_epoch + 1;
-        self.progress
-            .commit(opt, epoch, self.lrs_at(&self.progress.base_lrs, epoch))
-    }
-    fn last_lrs(&self) -> Vec<f64> {
-        self.progress.last_lrs.clone()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.progress.base_lrs.clone()
-    }
-    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-        self.progress
-            .restart(opt, base_lrs, self.lrs_at(base_lrs, 0))
-    }
-    fn state_dict(&self) -> Value {
-        self.progress.to_json()
-    }
-    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-        self.progress.load(state)
-    }
-}
+closed_form_scheduler!(StepLR);
 
 /// Multiplies the rate by `gamma` at each milestone: `lr = base * gamma^(number of milestones
 /// <= t)` (PyTorch's `MultiStepLR`; a milestone listed twice counts twice).
@@ -139,29 +147,7 @@ impl MultiStepLR {
     }
 }
 
-impl LrScheduler for MultiStepLR {
-    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.progress.last_epoch + 1;
-        self.progress
-            .commit(opt, epoch, self.lrs_at(&self.progress.base_lrs, epoch))
-    }
-    fn last_lrs(&self) -> Vec<f64> {
-        self.progress.last_lrs.clone()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.progress.base_lrs.clone()
-    }
-    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-        self.progress
-            .restart(opt, base_lrs, self.lrs_at(base_lrs, 0))
-    }
-    fn state_dict(&self) -> Value {
-        self.progress.to_json()
-    }
-    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-        self.progress.load(state)
-    }
-}
+closed_form_scheduler!(MultiStepLR);
 
 /// Multiplies the rate by `gamma` every step: `lr = base * gamma^t` (PyTorch's
 /// `ExponentialLR`).
@@ -189,29 +175,7 @@ impl ExponentialLR {
     }
 }
 
-impl LrScheduler for ExponentialLR {
-    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.progress.last_epoch + 1;
-        self.progress
-            .commit(opt, epoch, self.lrs_at(&self.progress.base_lrs, epoch))
-    }
-    fn last_lrs(&self) -> Vec<f64> {
-        self.progress.last_lrs.clone()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.progress.base_lrs.clone()
-    }
-    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-        self.progress
-            .restart(opt, base_lrs, self.lrs_at(base_lrs, 0))
-    }
-    fn state_dict(&self) -> Value {
-        self.progress.to_json()
-    }
-    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-        self.progress.load(state)
-    }
-}
+closed_form_scheduler!(ExponentialLR);
 
 /// Cosine annealing from the base rate to `eta_min` over `t_max` steps:
 /// `lr = eta_min + (base - eta_min) (1 + cos(π t / t_max)) / 2` (PyTorch's
@@ -271,29 +235,7 @@ impl CosineAnnealingLR {
     }
 }
 
-impl LrScheduler for CosineAnnealingLR {
-    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.progress.last_epoch + 1;
-        self.progress
-            .commit(opt, epoch, self.lrs_at(&self.progress.base_lrs, epoch))
-    }
-    fn last_lrs(&self) -> Vec<f64> {
-        self.progress.last_lrs.clone()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.progress.base_lrs.clone()
-    }
-    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-        self.progress
-            .restart(opt, base_lrs, self.lrs_at(base_lrs, 0))
-    }
-    fn state_dict(&self) -> Value {
-        self.progress.to_json()
-    }
-    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-        self.progress.load(state)
-    }
-}
+closed_form_scheduler!(CosineAnnealingLR);
 
 /// Scales the rate linearly from `start_factor * base` to `end_factor * base` over
 /// `total_iters` steps, then keeps it (PyTorch's `LinearLR`; a warm-up when
@@ -343,29 +285,7 @@ impl LinearLR {
     }
 }
 
-impl LrScheduler for LinearLR {
-    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.progress.last_epoch + 1;
-        self.progress
-            .commit(opt, epoch, self.lrs_at(&self.progress.base_lrs, epoch))
-    }
-    fn last_lrs(&self) -> Vec<f64> {
-        self.progress.last_lrs.clone()
-    }
-    fn base_lrs(&self) -> Vec<f64> {
-        self.progress.base_lrs.clone()
-    }
-    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-        self.progress
-            .restart(opt, base_lrs, self.lrs_at(base_lrs, 0))
-    }
-    fn state_dict(&self) -> Value {
-        self.progress.to_json()
-    }
-    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-        self.progress.load(state)
-    }
-}
+closed_form_scheduler!(LinearLR);
 
 /// How [`OneCycleLR`] moves between two rates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
