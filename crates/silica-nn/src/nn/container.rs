@@ -14,6 +14,79 @@ fn visit_indexed(modules: &[Box<dyn Module>], f: &mut dyn FnMut(Slot<'_>)) {
     }
 }
 
+/// The list API both containers share: construction, pushing, length, indexing, iteration,
+/// `FromIterator` and `Debug`, over a `modules: Vec<Box<dyn Module>>` field.
+macro_rules! module_vec {
+    ($name:ident) => {
+        impl $name {
+            /// An empty container.
+            pub fn new() -> $name {
+                $name::default()
+            }
+
+            /// This container with `module` appended (a builder).
+            // A builder step, as candle-nn's `seq().add(..)`; not `std::ops::Add`.
+            #[allow(clippy::should_implement_trait)]
+            pub fn add<M: Module + 'static>(mut self, module: M) -> $name {
+                self.push(module);
+                self
+            }
+
+            /// Appends `module`.
+            pub fn push<M: Module + 'static>(&mut self, module: M) {
+                self.modules.push(Box::new(module));
+            }
+
+            /// Appends a module that is already boxed.
+            pub fn push_boxed(&mut self, module: Box<dyn Module>) {
+                self.modules.push(module);
+            }
+
+            /// The number of children.
+            pub fn len(&self) -> usize {
+                self.modules.len()
+            }
+
+            /// True when there are no children.
+            pub fn is_empty(&self) -> bool {
+                self.modules.is_empty()
+            }
+
+            /// Child `index`, if there is one.
+            pub fn get(&self, index: usize) -> Option<&dyn Module> {
+                self.modules.get(index).map(|m| m.as_ref())
+            }
+
+            /// The children in order.
+            pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
+                self.modules.iter().map(|m| m.as_ref())
+            }
+        }
+
+        impl std::ops::Index<usize> for $name {
+            type Output = dyn Module;
+            /// Child `index`; panics when out of range, as a `Vec` does (see `get`).
+            fn index(&self, index: usize) -> &(dyn Module + 'static) {
+                self.modules[index].as_ref()
+            }
+        }
+
+        impl FromIterator<Box<dyn Module>> for $name {
+            fn from_iter<I: IntoIterator<Item = Box<dyn Module>>>(iter: I) -> Self {
+                $name {
+                    modules: iter.into_iter().collect(),
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({} modules)", stringify!($name), self.modules.len())
+            }
+        }
+    };
+}
+
 /// A chain of modules, as `torch.nn.Sequential`: `forward` feeds the input through each child
 /// in order. Any [`Module`] can be a child, including another container.
 ///
@@ -41,50 +114,7 @@ pub struct Sequential {
     modules: Vec<Box<dyn Module>>,
 }
 
-impl Sequential {
-    /// An empty chain (its `forward` returns the input).
-    pub fn new() -> Sequential {
-        Sequential::default()
-    }
-
-    /// This chain with `module` appended (a builder).
-    // A builder step, as candle-nn's `seq().add(..)`; not `std::ops::Add`.
-    #[allow(clippy::should_implement_trait)]
-    pub fn add<M: Module + 'static>(mut self, module: M) -> Sequential {
-        self.push(module);
-        self
-    }
-
-    /// Appends `module`.
-    pub fn push<M: Module + 'static>(&mut self, module: M) {
-        self.modules.push(Box::new(module));
-    }
-
-    /// Appends a module that is already boxed.
-    pub fn push_boxed(&mut self, module: Box<dyn Module>) {
-        self.modules.push(module);
-    }
-
-    /// The number of children.
-    pub fn len(&self) -> usize {
-        self.modules.len()
-    }
-
-    /// True when there are no children.
-    pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
-    }
-
-    /// Child `index`, if there is one.
-    pub fn get(&self, index: usize) -> Option<&dyn Module> {
-        self.modules.get(index).map(|m| m.as_ref())
-    }
-
-    /// The children in order.
-    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
-        self.modules.iter().map(|m| m.as_ref())
-    }
-}
+module_vec!(Sequential);
 
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -97,28 +127,6 @@ impl Module for Sequential {
 
     fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
         visit_indexed(&self.modules, f);
-    }
-}
-
-impl std::ops::Index<usize> for Sequential {
-    type Output = dyn Module;
-    /// Child `index`; panics when out of range, as a `Vec` does (see [`Sequential::get`]).
-    fn index(&self, index: usize) -> &(dyn Module + 'static) {
-        self.modules[index].as_ref()
-    }
-}
-
-impl FromIterator<Box<dyn Module>> for Sequential {
-    fn from_iter<I: IntoIterator<Item = Box<dyn Module>>>(iter: I) -> Self {
-        Sequential {
-            modules: iter.into_iter().collect(),
-        }
-    }
-}
-
-impl std::fmt::Debug for Sequential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sequential({} modules)", self.modules.len())
     }
 }
 
@@ -151,50 +159,7 @@ pub struct ModuleList {
     modules: Vec<Box<dyn Module>>,
 }
 
-impl ModuleList {
-    /// An empty list.
-    pub fn new() -> ModuleList {
-        ModuleList::default()
-    }
-
-    /// This list with `module` appended (a builder).
-    // A builder step, as candle-nn's `seq().add(..)`; not `std::ops::Add`.
-    #[allow(clippy::should_implement_trait)]
-    pub fn add<M: Module + 'static>(mut self, module: M) -> ModuleList {
-        self.push(module);
-        self
-    }
-
-    /// Appends `module`.
-    pub fn push<M: Module + 'static>(&mut self, module: M) {
-        self.modules.push(Box::new(module));
-    }
-
-    /// Appends a module that is already boxed.
-    pub fn push_boxed(&mut self, module: Box<dyn Module>) {
-        self.modules.push(module);
-    }
-
-    /// The number of modules.
-    pub fn len(&self) -> usize {
-        self.modules.len()
-    }
-
-    /// True when the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
-    }
-
-    /// Module `index`, if there is one.
-    pub fn get(&self, index: usize) -> Option<&dyn Module> {
-        self.modules.get(index).map(|m| m.as_ref())
-    }
-
-    /// The modules in order.
-    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
-        self.modules.iter().map(|m| m.as_ref())
-    }
-}
+module_vec!(ModuleList);
 
 impl Module for ModuleList {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -210,27 +175,5 @@ impl Module for ModuleList {
 
     fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
         visit_indexed(&self.modules, f);
-    }
-}
-
-impl std::ops::Index<usize> for ModuleList {
-    type Output = dyn Module;
-    /// Module `index`; panics when out of range, as a `Vec` does (see [`ModuleList::get`]).
-    fn index(&self, index: usize) -> &(dyn Module + 'static) {
-        self.modules[index].as_ref()
-    }
-}
-
-impl FromIterator<Box<dyn Module>> for ModuleList {
-    fn from_iter<I: IntoIterator<Item = Box<dyn Module>>>(iter: I) -> Self {
-        ModuleList {
-            modules: iter.into_iter().collect(),
-        }
-    }
-}
-
-impl std::fmt::Debug for ModuleList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ModuleList({} modules)", self.modules.len())
     }
 }
