@@ -275,6 +275,42 @@ impl BatchNorm {
     }
 }
 
+/// The constructors, `to` and `Deref<Target = BatchNorm>` of a batch-norm layer `$name`
+/// wrapping [`BatchNorm`]; `$what` names its channel dim in errors.
+macro_rules! batch_norm_layer {
+    ($name:ident, $what:literal) => {
+        impl $name {
+            /// A layer for `num_features` channels with the default options, in F32 on the CPU.
+            pub fn new(num_features: usize) -> Result<$name> {
+                $name::with_config(num_features, BatchNormConfig::default())
+            }
+
+            /// A layer for `num_features` channels with `config`, in F32 on the CPU.
+            pub fn with_config(num_features: usize, config: BatchNormConfig) -> Result<$name> {
+                Ok($name(BatchNorm::new(
+                    stringify!($name),
+                    $what,
+                    num_features,
+                    config,
+                )?))
+            }
+
+            /// This layer with its float parameters and buffers cast to `dtype` and everything
+            /// moved to `device` (`num_batches_tracked` stays I64).
+            pub fn to(self, dtype: DType, device: Device) -> Result<$name> {
+                Ok($name(self.0.to(dtype, device)?))
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = BatchNorm;
+            fn deref(&self) -> &BatchNorm {
+                &self.0
+            }
+        }
+    };
+}
+
 /// Batch normalisation of `[n, c]` or `[n, c, l]`, per channel `c`, as `torch.nn.BatchNorm1d`.
 ///
 /// Parameters `weight` (ones) and `bias` (zeros), buffers `running_mean` (zeros),
@@ -301,35 +337,7 @@ impl BatchNorm {
 #[derive(Debug)]
 pub struct BatchNorm1d(BatchNorm);
 
-impl BatchNorm1d {
-    /// A layer for `num_features` channels with the default options, in F32 on the CPU.
-    pub fn new(num_features: usize) -> Result<BatchNorm1d> {
-        BatchNorm1d::with_config(num_features, BatchNormConfig::default())
-    }
-
-    /// A layer for `num_features` channels with `config`, in F32 on the CPU.
-    pub fn with_config(num_features: usize, config: BatchNormConfig) -> Result<BatchNorm1d> {
-        Ok(BatchNorm1d(BatchNorm::new(
-            "BatchNorm1d",
-            "features",
-            num_features,
-            config,
-        )?))
-    }
-
-    /// This layer with its float parameters and buffers cast to `dtype` and everything moved
-    /// to `device` (`num_batches_tracked` stays I64).
-    pub fn to(self, dtype: DType, device: Device) -> Result<BatchNorm1d> {
-        Ok(BatchNorm1d(self.0.to(dtype, device)?))
-    }
-}
-
-impl std::ops::Deref for BatchNorm1d {
-    type Target = BatchNorm;
-    fn deref(&self) -> &BatchNorm {
-        &self.0
-    }
-}
+batch_norm_layer!(BatchNorm1d, "features");
 
 impl Module for BatchNorm1d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -380,35 +388,7 @@ impl Module for BatchNorm1d {
 #[derive(Debug)]
 pub struct BatchNorm2d(BatchNorm);
 
-impl BatchNorm2d {
-    /// A layer for `num_features` channels with the default options, in F32 on the CPU.
-    pub fn new(num_features: usize) -> Result<BatchNorm2d> {
-        BatchNorm2d::with_config(num_features, BatchNormConfig::default())
-    }
-
-    /// A layer for `num_features` channels with `config`, in F32 on the CPU.
-    pub fn with_config(num_features: usize, config: BatchNormConfig) -> Result<BatchNorm2d> {
-        Ok(BatchNorm2d(BatchNorm::new(
-            "BatchNorm2d",
-            "channels",
-            num_features,
-            config,
-        )?))
-    }
-
-    /// This layer with its float parameters and buffers cast to `dtype` and everything moved
-    /// to `device` (`num_batches_tracked` stays I64).
-    pub fn to(self, dtype: DType, device: Device) -> Result<BatchNorm2d> {
-        Ok(BatchNorm2d(self.0.to(dtype, device)?))
-    }
-}
-
-impl std::ops::Deref for BatchNorm2d {
-    type Target = BatchNorm;
-    fn deref(&self) -> &BatchNorm {
-        &self.0
-    }
-}
+batch_norm_layer!(BatchNorm2d, "channels");
 
 impl Module for BatchNorm2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

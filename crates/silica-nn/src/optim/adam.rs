@@ -183,69 +183,46 @@ impl AdamWConfig {
     }
 }
 
-impl GroupConfig for AdamConfig {
-    const NAME: &'static str = "Adam";
-    const STATE: &'static [&'static str] = STATE;
+/// The [`GroupConfig`] impl of `AdamConfig` or `AdamWConfig`, which differ only in their name
+/// and in how weight decay applies (`decoupled`).
+macro_rules! adam_group_config {
+    ($config:ident, $name:literal, $decoupled:literal) => {
+        impl GroupConfig for $config {
+            const NAME: &'static str = $name;
+            const STATE: &'static [&'static str] = STATE;
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn validate(&self) -> Result<()> {
-        validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
-    }
-    fn to_json(&self) -> Value {
-        to_json(&self.rule())
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        let r = from_json(v, false)?;
-        Ok(AdamConfig {
-            lr: r.lr,
-            betas: r.betas,
-            eps: r.eps,
-            weight_decay: r.weight_decay,
-            amsgrad: r.amsgrad,
-            maximize: r.maximize,
-        })
-    }
-    fn required_state(&self) -> Vec<&'static str> {
-        required(self.amsgrad)
-    }
+            fn lr(&self) -> f64 {
+                self.lr
+            }
+            fn set_lr(&mut self, lr: f64) {
+                self.lr = lr;
+            }
+            fn validate(&self) -> Result<()> {
+                validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
+            }
+            fn to_json(&self) -> Value {
+                to_json(&self.rule())
+            }
+            fn from_json(v: &Value) -> std::result::Result<Self, String> {
+                let r = from_json(v, $decoupled)?;
+                Ok($config {
+                    lr: r.lr,
+                    betas: r.betas,
+                    eps: r.eps,
+                    weight_decay: r.weight_decay,
+                    amsgrad: r.amsgrad,
+                    maximize: r.maximize,
+                })
+            }
+            fn required_state(&self) -> Vec<&'static str> {
+                required(self.amsgrad)
+            }
+        }
+    };
 }
 
-impl GroupConfig for AdamWConfig {
-    const NAME: &'static str = "AdamW";
-    const STATE: &'static [&'static str] = STATE;
-
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn validate(&self) -> Result<()> {
-        validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
-    }
-    fn to_json(&self) -> Value {
-        to_json(&self.rule())
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        let r = from_json(v, true)?;
-        Ok(AdamWConfig {
-            lr: r.lr,
-            betas: r.betas,
-            eps: r.eps,
-            weight_decay: r.weight_decay,
-            amsgrad: r.amsgrad,
-            maximize: r.maximize,
-        })
-    }
-    fn required_state(&self) -> Vec<&'static str> {
-        required(self.amsgrad)
-    }
-}
+adam_group_config!(AdamConfig, "Adam", false);
+adam_group_config!(AdamWConfig, "AdamW", true);
 
 /// One Adam or AdamW step of parameter `p`, as PyTorch's `_single_tensor_adam(w)`.
 fn update(r: &Rule, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
