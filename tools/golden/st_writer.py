@@ -20,9 +20,10 @@ _NAMES = {
 }
 
 
-def save(tensors, path):
-    """Writes a dict of name -> torch.Tensor to `path` as safetensors (sorted by name)."""
-    header = {}
+def save(tensors, path, metadata=None):
+    """Writes a dict of name -> torch.Tensor to `path` as safetensors (sorted by name), with an
+    optional dict of string metadata."""
+    header = {"__metadata__": metadata} if metadata else {}
     blobs = []
     offset = 0
     for name in sorted(tensors):

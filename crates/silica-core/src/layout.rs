@@ -27,8 +27,12 @@ impl Layout {
     }
 
     /// A layout with explicit strides and offset. The caller keeps it inside its storage.
+    ///
+    /// An empty view touches no element, so its offset is normalised to 0: kernels may then
+    /// slice `[offset, offset + 0)` of any buffer, even an empty one.
     pub fn new(shape: Shape, strides: Vec<usize>, offset: usize) -> Self {
         debug_assert_eq!(shape.rank(), strides.len());
+        let offset = if shape.elem_count() == 0 { 0 } else { offset };
         Layout {
             shape,
             strides,
@@ -92,11 +96,11 @@ impl Layout {
 
     /// The view with its dims reordered: result dim `i` is input dim `perm[i]`.
     pub fn permute(&self, perm: &[usize]) -> Layout {
-        Layout {
-            shape: Shape::new(perm.iter().map(|&p| self.dims()[p]).collect()),
-            strides: perm.iter().map(|&p| self.strides[p]).collect(),
-            offset: self.offset,
-        }
+        Layout::new(
+            Shape::new(perm.iter().map(|&p| self.dims()[p]).collect()),
+            perm.iter().map(|&p| self.strides[p]).collect(),
+            self.offset,
+        )
     }
 
     /// The view of `len` elements of `dim`, from `start`, taking every `step`-th one.
@@ -104,17 +108,9 @@ impl Layout {
         let mut dims = self.dims().to_vec();
         let mut strides = self.strides.clone();
         dims[dim] = len;
-        let offset = if len == 0 {
-            self.offset
-        } else {
-            self.offset + start * strides[dim]
-        };
+        let offset = self.offset + start * strides[dim];
         strides[dim] *= step;
-        Layout {
-            shape: Shape::new(dims),
-            strides,
-            offset,
-        }
+        Layout::new(Shape::new(dims), strides, offset)
     }
 
     /// The view with `dim` removed by picking index `index` along it.
@@ -123,11 +119,7 @@ impl Layout {
         let mut strides = self.strides.clone();
         dims.remove(dim);
         let s = strides.remove(dim);
-        Layout {
-            shape: Shape::new(dims),
-            strides,
-            offset: self.offset + index * s,
-        }
+        Layout::new(Shape::new(dims), strides, self.offset + index * s)
     }
 
     /// The view with a new dim of size 1 at `dim`.
@@ -141,11 +133,7 @@ impl Layout {
         };
         dims.insert(dim, 1);
         strides.insert(dim, s);
-        Layout {
-            shape: Shape::new(dims),
-            strides,
-            offset: self.offset,
-        }
+        Layout::new(Shape::new(dims), strides, self.offset)
     }
 
     /// The view broadcast to `shape` (new leading dims and size-1 dims get stride 0), or an
@@ -181,29 +169,18 @@ impl Layout {
                 ));
             };
         }
-        Ok(Layout {
-            shape: shape.clone(),
-            strides,
-            offset: self.offset,
-        })
+        Ok(Layout::new(shape.clone(), strides, self.offset))
     }
 
     /// The same elements seen with `shape`, without a copy, when the strides allow it (as
     /// `torch.Tensor.view`); `None` when a copy is needed.
     pub fn reshape(&self, shape: &Shape) -> Option<Layout> {
-        if self.is_contiguous() {
-            return Some(Layout {
-                strides: shape.contiguous_strides(),
-                shape: shape.clone(),
-                offset: self.offset,
-            });
-        }
-        let strides = view_strides(self.dims(), &self.strides, shape.dims())?;
-        Some(Layout {
-            shape: shape.clone(),
-            strides,
-            offset: self.offset,
-        })
+        let strides = if self.is_contiguous() {
+            shape.contiguous_strides()
+        } else {
+            view_strides(self.dims(), &self.strides, shape.dims())?
+        };
+        Some(Layout::new(shape.clone(), strides, self.offset))
     }
 }
 

@@ -271,11 +271,6 @@ const ROWS: &[Row] = &[
         &["from_vec", "5 elements", "[2, 3]"],
     ),
     (
-        "clamp bounds",
-        || t(&[2]).clamp(1.0, 0.0),
-        &["clamp", "min 1"],
-    ),
-    (
         "dropout probability",
         || t(&[2]).dropout(1.5, &silica_core::Generator::new(0)),
         &["dropout", "1.5"],

@@ -496,7 +496,7 @@ fn promotion_cases() -> Vec<Case> {
         ("sign_i32", |a| a.sign()),
         ("relu_i64", |a| a.relu()),
         ("square_i32", |a| a.square()),
-        ("clamp_i32_int_bounds", |a| a.clamp(-1.0, 6.0)),
+        ("clamp_i32_int_bounds", |a| a.clamp(-1, 6)),
         ("floor_i64", |a| a.floor()),
     ];
     let mut cases: Vec<Case> = binary

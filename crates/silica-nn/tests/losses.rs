@@ -395,3 +395,40 @@ fn all_ignored_mean_is_nan() {
     let loss = cross_entropy(&f32s(&[2, 3]), &i64s(&[-100, -100]), &opts).unwrap();
     assert_eq!(loss.item::<f32>().unwrap(), 0.0);
 }
+
+/// Every target ignored (issue 7): the mean loss is NaN, but its gradient is 0, as in PyTorch,
+/// with and without label smoothing and class weights.
+#[test]
+fn all_ignored_mean_has_a_zero_gradient() {
+    let weight = Tensor::from_slice(&[0.5f32, 1.0, 2.0], [3], Device::Cpu).unwrap();
+    let ce_cases = [
+        ce_opts(),
+        CrossEntropyOptions {
+            label_smoothing: 0.1,
+            ..ce_opts()
+        },
+        CrossEntropyOptions {
+            weight: Some(weight.clone()),
+            ..ce_opts()
+        },
+    ];
+    let target = i64s(&[-100, -100]);
+    for (i, opts) in ce_cases.iter().enumerate() {
+        let x = f32s(&[2, 3]);
+        x.set_requires_grad(true).unwrap();
+        let loss = cross_entropy(&x, &target, opts).unwrap();
+        assert!(loss.item::<f32>().unwrap().is_nan(), "case {i}");
+        loss.backward().unwrap();
+        assert_eq!(
+            x.grad().unwrap().to_vec::<f32>().unwrap(),
+            [0.0; 6],
+            "case {i}"
+        );
+    }
+    let x = f32s(&[2, 3]);
+    x.set_requires_grad(true).unwrap();
+    let loss = nll_loss(&x, &target, &NllLossOptions::default()).unwrap();
+    assert!(loss.item::<f32>().unwrap().is_nan());
+    loss.backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), [0.0; 6]);
+}

@@ -141,7 +141,18 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(x.zeros_like()?.scatter_add(*dim, &idx, g)?)]
         }
         Op::Gather { x, dim, index } => vec![Some(x.zeros_like()?.scatter_add(*dim, index, g)?)],
-        Op::ScatterAdd { dim, index, .. } => vec![Some(g.clone()), Some(g.gather(*dim, index)?)],
+        Op::ScatterAdd {
+            dim, index, src, ..
+        } => {
+            // `src` may be larger than `index`: its other elements were not read.
+            let gs = g.gather(*dim, index)?;
+            let gs = if gs.shape() == src.shape() {
+                gs
+            } else {
+                gs.embed(src.shape(), &vec![(0, 1); src.rank()], 0.0)?
+            };
+            vec![Some(g.clone()), Some(gs)]
+        }
         Op::Cat { xs, dim } => {
             let mut start = 0;
             let mut out = Vec::with_capacity(xs.len());
@@ -234,8 +245,9 @@ fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
         UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => g.zeros_like()?,
         UnaryOp::Recip => g.neg()?.div(&x.square()?)?,
         UnaryOp::Clamp { min, max } => {
+            // Select rather than multiply by a mask, so an infinite `g` outside gives 0.
             let inside = x.ge_scalar(min)?.logical_and(&x.le_scalar(max)?)?;
-            g.mul(&inside.to_dtype(x.dtype())?)?
+            inside.where_cond(g, &scalar_zero(g)?)?
         }
     })
 }
@@ -275,15 +287,14 @@ fn binary(
             } else {
                 (lhs.lt(rhs)?, lhs.gt(rhs)?)
             };
-            let dt = g.dtype();
-            let tie = wins
-                .logical_or(&loses)?
-                .logical_not()?
-                .to_dtype(dt)?
-                .mul_scalar(0.5)?;
-            let wl = wins.to_dtype(dt)?.add(&tie)?;
-            let wr = loses.to_dtype(dt)?.add(&tie)?;
-            (Some(g.mul(&wl)?), Some(g.mul(&wr)?))
+            // Select with `where`, so an infinite `g` gives 0, not NaN, to the loser. As in
+            // PyTorch, a NaN operand makes neither side lose: both take the whole `g`.
+            let zero = scalar_zero(g)?;
+            let shared = lhs.eq(rhs)?.where_cond(&g.mul_scalar(0.5)?, g)?;
+            (
+                Some(loses.where_cond(&zero, &shared)?),
+                Some(wins.where_cond(&zero, &shared)?),
+            )
         }
         _ => (None, None),
     })

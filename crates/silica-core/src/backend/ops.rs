@@ -300,21 +300,15 @@ impl Pool2dParams {
     }
 }
 
-/// PyTorch's `pooling_output_shape` with dilation 1.
+/// PyTorch's `pooling_output_shape` with dilation 1: with `ceil_mode` the last window may
+/// overhang the padded input, as long as it starts inside the input or its left padding.
+/// 0 when no window fits.
 fn pool_out(input: usize, kernel: usize, stride: usize, pad: usize, ceil_mode: bool) -> usize {
-    let padded = input + 2 * pad;
-    if padded < kernel {
-        return 0;
-    }
-    let num = padded - kernel;
-    let mut out = if ceil_mode {
-        num.div_ceil(stride) + 1
-    } else {
-        num / stride + 1
-    };
-    // With ceil_mode, the last window must start inside the input or its left padding.
-    if ceil_mode && (out - 1) * stride >= input + pad {
+    let (padded, kernel, stride) = (input as i64 + 2 * pad as i64, kernel as i64, stride as i64);
+    let round_up = if ceil_mode { stride - 1 } else { 0 };
+    let mut out = (padded - kernel + round_up).div_euclid(stride) + 1;
+    if ceil_mode && out > 0 && (out - 1) * stride >= (input + pad) as i64 {
         out -= 1;
     }
-    out
+    out.max(0) as usize
 }

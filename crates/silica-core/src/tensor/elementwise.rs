@@ -130,15 +130,48 @@ impl Tensor {
     pub fn recip(&self) -> Result<Tensor> {
         self.unary_op(UnaryOp::Recip)
     }
-    /// Limits every element to `[min, max]` (use infinities for one-sided bounds).
-    pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
-        if min > max {
-            return Err(Error::invalid(
-                "clamp",
-                format!("min {min} exceeds max {max}"),
-            ));
-        }
-        self.unary_op(UnaryOp::Clamp { min, max })
+    /// Limits every element to `[min, max]`, as `torch.clamp`: with `min > max` every element
+    /// becomes `max`, and a NaN bound gives NaN. The result dtype follows type promotion with
+    /// the bounds as scalars, so an integer tensor with a fractional bound becomes F32.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use silica_core::{DType, Device, Tensor};
+    /// let x = Tensor::from_slice(&[-2i64, 0, 5], [3], Device::Cpu).unwrap();
+    /// assert_eq!(x.clamp(-1, 3).unwrap().to_vec::<i64>().unwrap(), vec![-1, 0, 3]);
+    /// let y = x.clamp(-0.5, 1.5).unwrap();
+    /// assert_eq!(y.dtype(), DType::F32);
+    /// assert_eq!(y.to_vec::<f32>().unwrap(), vec![-0.5, 0.0, 1.5]);
+    /// ```
+    pub fn clamp(&self, min: impl Into<Scalar>, max: impl Into<Scalar>) -> Result<Tensor> {
+        self.clamp_bounds(Some(min.into()), Some(max.into()))
+    }
+
+    /// `max(x, min)` elementwise, as `torch.clamp_min`.
+    pub fn clamp_min(&self, min: impl Into<Scalar>) -> Result<Tensor> {
+        self.clamp_bounds(Some(min.into()), None)
+    }
+
+    /// `min(x, max)` elementwise, as `torch.clamp_max`.
+    pub fn clamp_max(&self, max: impl Into<Scalar>) -> Result<Tensor> {
+        self.clamp_bounds(None, Some(max.into()))
+    }
+
+    fn clamp_bounds(&self, min: Option<Scalar>, max: Option<Scalar>) -> Result<Tensor> {
+        let scalar = [min, max]
+            .into_iter()
+            .flatten()
+            .map(Scalar::wrapped_dtype)
+            .reduce(DType::promote);
+        let (dim, zero) = self.promotion_group();
+        let dtype = result_type(dim, zero, scalar);
+        let x = self.to_dtype(dtype)?;
+        let bound = |b: Option<Scalar>, none: f64| b.map_or(none, Scalar::to_f64);
+        x.unary_op(UnaryOp::Clamp {
+            min: bound(min, f64::NEG_INFINITY),
+            max: bound(max, f64::INFINITY),
+        })
     }
 
     /// Broadcasts and promotes `self` and `rhs`, then applies `op` in `dtype`.
@@ -185,12 +218,17 @@ impl Tensor {
         self.binary_in(op, rhs, dtype)
     }
 
-    fn binary_scalar(&self, op: BinaryOp, s: Scalar) -> Result<Tensor> {
-        let (dim, zero) = if self.rank() == 0 {
+    /// This tensor's dtype as `result_type`'s (dimensioned, zero-dim) operand.
+    fn promotion_group(&self) -> (Option<DType>, Option<DType>) {
+        if self.rank() == 0 {
             (None, Some(self.dtype()))
         } else {
             (Some(self.dtype()), None)
-        };
+        }
+    }
+
+    fn binary_scalar(&self, op: BinaryOp, s: Scalar) -> Result<Tensor> {
+        let (dim, zero) = self.promotion_group();
         let mut dtype = result_type(dim, zero, Some(s.wrapped_dtype()));
         if op == BinaryOp::Div {
             dtype = dtype.to_float();

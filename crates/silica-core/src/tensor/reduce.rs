@@ -186,8 +186,15 @@ impl Tensor {
     }
 
     /// The standard deviation over `dims` with `correction`.
+    ///
+    /// Where it is 0 its gradient is 0, as in PyTorch, not the NaN of `sqrt`'s infinite slope
+    /// times a zero deviation.
     pub fn std(&self, dims: impl Dims, correction: usize, keepdim: bool) -> Result<Tensor> {
-        self.var(dims, correction, keepdim)?.sqrt()
+        let var = self.var(dims, correction, keepdim)?;
+        let zero = var.eq_scalar(0.0)?;
+        let safe = zero.where_cond(&var.ones_like()?, &var)?.sqrt()?;
+        // `var` is 0 where selected, and so is its gradient (every deviation is 0).
+        zero.where_cond(&var, &safe)
     }
 
     /// `log(sum(exp(x)))` over `dims`, computed stably.

@@ -416,17 +416,26 @@ impl Tensor {
             return Err(Error::invalid("chunk", "chunks must be positive"));
         }
         let d = self.shape().dim("chunk", dim)?;
-        let size = self.dims()[d].div_ceil(chunks).max(1);
-        self.split(size, d)
+        if self.dims()[d] == 0 {
+            // As torch.chunk: a size-0 dim gives `chunks` empty pieces.
+            return (0..chunks).map(|_| self.narrow(d, 0, 0)).collect();
+        }
+        self.split(self.dims()[d].div_ceil(chunks), d)
     }
 
     /// Pieces of `size` elements along `dim` (the last may be smaller), as `torch.split`.
     pub fn split(&self, size: usize, dim: impl Dim) -> Result<Vec<Tensor>> {
-        if size == 0 {
-            return Err(Error::invalid("split", "split size must be positive"));
-        }
         let d = self.shape().dim("split", dim)?;
         let total = self.dims()[d];
+        if size == 0 {
+            if total == 0 {
+                return Ok(vec![self.narrow(d, 0, 0)?]);
+            }
+            return Err(Error::invalid(
+                "split",
+                format!("split size 0 is allowed only for a size-0 dim, dim {d} has size {total}"),
+            ));
+        }
         (0..total.div_ceil(size).max(1))
             .map(|i| {
                 self.narrow(

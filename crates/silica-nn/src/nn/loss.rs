@@ -389,11 +389,21 @@ fn class_targets(
 }
 
 /// Sums per-sample losses as `reduction` asks; `Mean` divides by the sum of target weights.
+///
+/// When every target is ignored that sum is 0: the loss is NaN (0 / 0), as in PyTorch, but the
+/// gradient is 0, so one all-padding batch cannot poison the parameters.
 fn reduce_weighted(loss: Tensor, weight: &Tensor, reduction: Reduction) -> Result<Tensor> {
     match reduction {
         Reduction::None => Ok(loss),
         Reduction::Sum => loss.sum_all(),
-        Reduction::Mean => loss.sum_all()?.div(&weight.sum_all()?),
+        Reduction::Mean => {
+            let total = weight.sum_all()?;
+            let none = total.eq_scalar(0.0)?;
+            let denom = none.where_cond(&total.ones_like()?, &total)?;
+            let nan = Tensor::full((), f64::NAN, loss.dtype(), loss.device())?;
+            let nan_if_none = none.where_cond(&nan, &total.zeros_like()?)?;
+            loss.sum_all()?.div(&denom)?.add(&nan_if_none)
+        }
     }
 }
 

@@ -288,6 +288,9 @@ fn unary_float<T: FloatElem>(op: UnaryOp, src: &[T], layout: &Layout) -> Vec<T> 
         UnaryOp::Recip => go(src, layout, |x| one / x),
         UnaryOp::Clamp { min, max } => {
             let (lo, hi) = (c(min), c(max));
+            if min.is_nan() || max.is_nan() {
+                return go(src, layout, |_| c(f64::NAN));
+            }
             go(src, layout, |x| {
                 let y = if x < lo { lo } else { x };
                 if y > hi {
@@ -332,12 +335,14 @@ fn unary_int<T: IntElem>(op: UnaryOp, src: &[T], layout: &Layout) -> Result<Vec<
         UnaryOp::Sign => go(src, layout, |x| x.signum()),
         UnaryOp::Square => go(src, layout, |x| x.wrapping_mul(x)),
         UnaryOp::Relu => go(src, layout, |x| x.max(0)),
+        // Integer tensors meet only integer (or infinite) bounds: fractional ones promote.
+        // With min > max every element becomes max, as in PyTorch.
         UnaryOp::Clamp { min, max } => map1(src, layout, |x: T| {
             let v = x.to_f64();
-            if v < min {
-                T::from_f64(min.ceil())
-            } else if v > max {
-                T::from_f64(max.floor())
+            if v > max || min > max {
+                T::from_f64(max)
+            } else if v < min {
+                T::from_f64(min)
             } else {
                 x
             }
