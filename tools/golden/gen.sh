@@ -8,3 +8,5 @@ for script in gen_*.py; do
   echo "== $script"
   /usr/bin/python3 "$script" ../../testdata/golden
 done
+echo "== fuzz.py (the differential fuzzer's fixed seed)"
+/usr/bin/python3 fuzz.py --seed 0 --cases 400 ../../testdata/golden/fuzz_seed0.safetensors

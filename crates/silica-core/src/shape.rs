@@ -76,14 +76,38 @@ impl Shape {
         Ok(d as usize)
     }
 
-    /// Resolves a list of dims, rejecting repeats. An empty list means every dim.
+    /// Like [`Shape::dim`], but a 0-dim shape also accepts dim 0 or -1, as PyTorch's
+    /// `maybe_wrap_dim` does: `None` then, meaning the scalar itself.
+    pub(crate) fn dim_or_scalar(&self, op: &'static str, dim: impl Dim) -> Result<Option<usize>> {
+        let d = dim.to_isize();
+        match self.rank() {
+            0 if d == 0 || d == -1 => Ok(None),
+            0 => Err(Error::DimOutOfRange {
+                op,
+                dim: d,
+                shape: self.clone(),
+            }),
+            _ => self.dim(op, d).map(Some),
+        }
+    }
+
+    /// Resolves a list of dims, rejecting repeats. An empty list means every dim; a 0-dim
+    /// shape accepts 0 or -1 (once), and has no dims to reduce.
     pub fn dims_list(&self, op: &'static str, dims: &[isize]) -> Result<Vec<usize>> {
         if dims.is_empty() {
             return Ok((0..self.rank()).collect());
         }
         let mut out = Vec::with_capacity(dims.len());
         for &d in dims {
-            let r = self.dim(op, d)?;
+            let Some(r) = self.dim_or_scalar(op, d)? else {
+                if dims.len() > 1 {
+                    return Err(Error::invalid(
+                        op,
+                        format!("dim {d} appears more than once in {dims:?}"),
+                    ));
+                }
+                return Ok(Vec::new());
+            };
             if out.contains(&r) {
                 return Err(Error::invalid(
                     op,

@@ -625,8 +625,14 @@ fn init_constants_and_errors() -> Result<()> {
             .to_string(),
         "uniform_: got dtype i64, expected a float dtype"
     );
+    // As in PyTorch, Kaiming initialisation of a tensor with no elements does nothing, so a
+    // layer with no inputs builds (its bias bound is 0).
     let empty = Tensor::zeros([3, 0], DType::F32, CPU)?;
-    assert!(init::kaiming_uniform_(&empty, FanMode::FanIn, Nonlinearity::Relu, &seed()).is_err());
+    init::kaiming_uniform_(&empty, FanMode::FanIn, Nonlinearity::Relu, &seed())?;
+    init::kaiming_normal_(&empty, FanMode::FanOut, Nonlinearity::Relu, &seed())?;
+    let fc = Linear::new(0, 3, true, &seed())?;
+    let y = fc.forward(&Tensor::zeros([2, 0], DType::F32, CPU)?)?;
+    assert_eq!((y.dims(), y.to_vec::<f32>()?), (&[2, 3][..], vec![0.0; 6]));
     Ok(())
 }
 

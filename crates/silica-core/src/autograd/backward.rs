@@ -48,11 +48,28 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         }
         Op::Sum { x, .. } => vec![Some(g.broadcast_to(x.shape())?.contiguous()?)],
         Op::Prod { x, dims } => vec![Some(prod(x, dims, g)?)],
-        Op::Extremum { x, dims, out } => {
+        Op::Extremum { x, dims, out, all } => {
             // Ties share the gradient evenly, as torch.amax/amin do.
-            let mask = x.eq(&out.broadcast_to(x.shape())?)?.to_dtype(x.dtype())?;
+            let out = out.broadcast_to(x.shape())?;
+            let mut mask = x.eq(&out)?;
+            if *all {
+                mask = out.isnan()?.where_cond(&x.isnan()?, &mask)?;
+            }
+            let mask = mask.to_dtype(x.dtype())?;
             let count = mask.sum(dims.as_slice(), true)?;
             vec![Some(mask.mul(&g.div(&count)?)?)]
+        }
+        Op::Var {
+            x,
+            dims,
+            correction,
+        } => {
+            // PyTorch's formula, 2 (x - mean) / (n - correction): the path through the mean
+            // adds Σ(x - mean) = 0, which with an infinite element would be NaN instead.
+            let n: usize = dims.iter().map(|&d| x.dims()[d]).product();
+            let scale = 2.0 / (n as f64 - *correction as f64);
+            let centered = x.sub(&x.mean(dims.as_slice(), true)?)?;
+            vec![Some(centered.mul(&g.mul_scalar(scale)?)?)]
         }
         Op::Matmul { lhs, rhs } => {
             let gl = g.matmul(&rhs.transpose(-1, -2)?)?;
@@ -181,7 +198,8 @@ fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
         UnaryOp::Log => g.div(x)?,
         UnaryOp::Log1p => g.div(&x.add_scalar(1.0)?)?,
         UnaryOp::Sqrt => g.div(&x.sqrt()?.mul_scalar(2.0)?)?,
-        UnaryOp::Rsqrt => g.mul(&x.rsqrt()?.div(x)?.mul_scalar(-0.5)?)?,
+        // -0.5 rsqrt(x)^3, PyTorch's formula (at x = -0 it is +inf, where rsqrt(x) / x is -inf).
+        UnaryOp::Rsqrt => g.mul(&x.rsqrt()?.pow_scalar(3)?.mul_scalar(-0.5)?)?,
         UnaryOp::Square => g.mul(&x.mul_scalar(2.0)?)?,
         UnaryOp::Sin => g.mul(&x.cos()?)?,
         UnaryOp::Cos => g.mul(&x.sin()?.neg()?)?,
@@ -193,7 +211,8 @@ fn unary(op: UnaryOp, x: &Tensor, g: &Tensor) -> Result<Tensor> {
             let s = x.sigmoid()?;
             g.mul(&s.mul(&one(&s)?.sub(&s)?)?)?
         }
-        UnaryOp::Relu => x.gt_scalar(0.0)?.where_cond(g, &scalar_zero(g)?)?,
+        // As PyTorch's threshold_backward: 0 where x <= 0, so a NaN passes the gradient on.
+        UnaryOp::Relu => x.le_scalar(0.0)?.where_cond(&scalar_zero(g)?, g)?,
         UnaryOp::LeakyRelu(slope) => {
             let pos = x.gt_scalar(0.0)?;
             let slope_t = Tensor::full_like(x, slope)?;
@@ -300,26 +319,55 @@ fn binary(
     })
 }
 
-/// The gradient of a product over `dims`, correct when elements are zero: with no zero in a
-/// slice it is `out / x`; with one zero, only that element gets the product of the others;
-/// with more, every element gets 0.
+/// The gradient of a product over `dims`: each element gets `g` times the product of the
+/// other elements of its slice. Computed as exclusive products (no division), so zeros, NaN
+/// and infinities give what the product of the others gives, and it is differentiable again.
 fn prod(x: &Tensor, dims: &[usize], g: &Tensor) -> Result<Tensor> {
-    let is_zero = x.eq_scalar(0.0)?;
-    let zeros = is_zero.to_dtype(x.dtype())?.sum(dims, true)?;
-    let nonzero_x = is_zero.where_cond(&x.ones_like()?, x)?;
-    let prod_nonzero = nonzero_x.prod(dims, true)?;
-    let no_zero = prod_nonzero.div(&nonzero_x)?;
-    let one_zero = is_zero
-        .logical_and(&zeros.eq_scalar(1.0)?.broadcast_to(x.shape())?)?
-        .where_cond(
-            &prod_nonzero.broadcast_to(x.shape())?.contiguous()?,
-            &x.zeros_like()?,
-        )?;
-    let grad = zeros
-        .eq_scalar(0.0)?
-        .broadcast_to(x.shape())?
-        .where_cond(&no_zero, &one_zero)?;
-    grad.mul(g)
+    if dims.is_empty() {
+        return Ok(g.clone());
+    }
+    // Move the reduced dims last and merge them: [kept.., n].
+    let kept: Vec<usize> = (0..x.rank()).filter(|d| !dims.contains(d)).collect();
+    let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
+    let moved = x.permute(perm.clone())?;
+    let mut merged: Vec<usize> = kept.iter().map(|&d| x.dims()[d]).collect();
+    merged.push(dims.iter().map(|&d| x.dims()[d]).product());
+    let others = exclusive_products(&moved.reshape(merged)?)?.reshape(moved.shape())?;
+    let mut inverse = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    g.mul(&others.permute(inverse)?)
+}
+
+/// Along the last dim: element `i` becomes the product of the elements other than `i`, from
+/// prefix and suffix products built by doubling (log n steps of narrow, mul and cat).
+fn exclusive_products(t: &Tensor) -> Result<Tensor> {
+    let last = t.rank() - 1;
+    let n = t.dims()[last];
+    if n == 0 {
+        return Ok(t.clone());
+    }
+    let scan = |forward: bool| -> Result<Tensor> {
+        let mut p = t.clone();
+        let mut s = 1;
+        while s < n {
+            let (head, tail) = (p.narrow(last, 0, n - s)?, p.narrow(last, s, n - s)?);
+            p = if forward {
+                // p[i] *= p[i - s]
+                Tensor::cat(&[&p.narrow(last, 0, s)?, &tail.mul(&head)?], last)?
+            } else {
+                // p[i] *= p[i + s]
+                Tensor::cat(&[&head.mul(&tail)?, &p.narrow(last, n - s, s)?], last)?
+            };
+            s *= 2;
+        }
+        Ok(p)
+    };
+    let ones = t.narrow(last, 0, 1)?.ones_like()?;
+    let before = Tensor::cat(&[&ones, &scan(true)?.narrow(last, 0, n - 1)?], last)?;
+    let after = Tensor::cat(&[&scan(false)?.narrow(last, 1, n - 1)?, &ones], last)?;
+    before.mul(&after)
 }
 
 /// True for a 2-D view that is the transpose of a contiguous matrix.

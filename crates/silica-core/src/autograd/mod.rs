@@ -74,11 +74,20 @@ pub(crate) enum Op {
         x: Tensor,
         dims: Vec<usize>,
     },
-    /// A keepdim max or min over `dims`; `out` is the (detached) result.
+    /// A keepdim max or min over `dims`; `out` is the (detached) result. With `all` (as
+    /// `torch.max(x)`), a NaN result sends the gradient to the NaN elements; otherwise (as
+    /// `torch.amax`) a slice whose result is NaN gets NaN.
     Extremum {
         x: Tensor,
         dims: Vec<usize>,
         out: Tensor,
+        all: bool,
+    },
+    /// A keepdim variance over `dims` with `correction`.
+    Var {
+        x: Tensor,
+        dims: Vec<usize>,
+        correction: usize,
     },
     Matmul {
         lhs: Tensor,
@@ -153,6 +162,7 @@ impl Op {
             | Op::Sum { x, .. }
             | Op::Prod { x, .. }
             | Op::Extremum { x, .. }
+            | Op::Var { x, .. }
             | Op::Softmax { x, .. }
             | Op::MaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
@@ -477,6 +487,7 @@ impl std::fmt::Debug for Op {
             Op::Sum { .. } => "sum",
             Op::Prod { .. } => "prod",
             Op::Extremum { .. } => "max/min",
+            Op::Var { .. } => "var",
             Op::Matmul { .. } => "matmul",
             Op::Softmax { log: false, .. } => "softmax",
             Op::Softmax { log: true, .. } => "log_softmax",

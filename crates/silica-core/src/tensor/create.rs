@@ -3,7 +3,7 @@
 use super::Tensor;
 use crate::backend::{get, Distribution};
 use crate::rng::{blocks_needed, default_generator, Generator};
-use crate::{DType, Device, Element, Error, HostData, Result, Shape};
+use crate::{DType, Device, Element, Error, HostData, Result, Scalar, Shape};
 
 impl Tensor {
     /// A tensor holding `data` with `shape`, on `device`.
@@ -56,16 +56,30 @@ impl Tensor {
         Tensor::from_vec(vec![value], (), device)
     }
 
-    /// A tensor of `shape` filled with `value` (cast to `dtype`).
+    /// A tensor of `shape` filled with `value`, converted to `dtype` as
+    /// [`Scalar::to_dtype_value`] does (so a value out of the dtype's range is an error).
     ///
     /// # Examples
     ///
     /// ```
     /// use silica_core::{Tensor, DType, Device};
-    /// let t = Tensor::full([2, 2], 7.0, DType::I32, Device::Cpu).unwrap();
+    /// let t = Tensor::full([2, 2], 7, DType::I32, Device::Cpu).unwrap();
     /// assert_eq!(t.to_vec::<i32>().unwrap(), vec![7; 4]);
+    /// assert!(Tensor::full([2], f64::INFINITY, DType::I32, Device::Cpu).is_err());
     /// ```
     pub fn full(
+        shape: impl Into<Shape>,
+        value: impl Into<Scalar>,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        let value = value.into().to_dtype_value(dtype, "full")?;
+        Tensor::filled(shape, value, dtype, device)
+    }
+
+    /// A tensor of `shape` whose every element is `value` converted to `dtype` as a cast does
+    /// (no range check: the caller's value fits, or an op means to wrap or round it).
+    pub(crate) fn filled(
         shape: impl Into<Shape>,
         value: f64,
         dtype: DType,
@@ -80,12 +94,12 @@ impl Tensor {
 
     /// A tensor of zeros.
     pub fn zeros(shape: impl Into<Shape>, dtype: DType, device: Device) -> Result<Tensor> {
-        Tensor::full(shape, 0.0, dtype, device)
+        Tensor::filled(shape, 0.0, dtype, device)
     }
 
     /// A tensor of ones.
     pub fn ones(shape: impl Into<Shape>, dtype: DType, device: Device) -> Result<Tensor> {
-        Tensor::full(shape, 1.0, dtype, device)
+        Tensor::filled(shape, 1.0, dtype, device)
     }
 
     /// Zeros with this tensor's shape, dtype and device.
@@ -99,7 +113,7 @@ impl Tensor {
     }
 
     /// `value` with this tensor's shape, dtype and device.
-    pub fn full_like(&self, value: f64) -> Result<Tensor> {
+    pub fn full_like(&self, value: impl Into<Scalar>) -> Result<Tensor> {
         Tensor::full(self.shape(), value, self.dtype(), self.device())
     }
 
@@ -113,7 +127,9 @@ impl Tensor {
         Tensor::randn(self.shape(), self.dtype(), self.device())
     }
 
-    /// `start, start + step, ...` up to but excluding `end`, as `torch.arange`.
+    /// `start, start + step, ...` up to but excluding `end`, as `torch.arange`. For an integer
+    /// dtype, `start`, `end` and `step` are first truncated to integers, as PyTorch does (so a
+    /// step of 0.5 is an error there).
     ///
     /// # Examples
     ///
@@ -131,6 +147,17 @@ impl Tensor {
                 ),
             ));
         }
+        let (start, end, step) = if dtype.is_float() {
+            (start, end, step)
+        } else {
+            (start.trunc(), end.trunc(), step.trunc())
+        };
+        if step == 0.0 {
+            return Err(Error::invalid(
+                "arange",
+                format!("step {step} truncates to 0 for dtype {dtype}"),
+            ));
+        }
         if (end - start) * step < 0.0 {
             return Err(Error::invalid(
                 "arange",
@@ -142,7 +169,8 @@ impl Tensor {
         Tensor::from_vec(v, [n], device)?.to_dtype(dtype)
     }
 
-    /// `steps` evenly spaced values from `start` to `end` inclusive, as `torch.linspace`.
+    /// `steps` evenly spaced values from `start` to `end` inclusive, as `torch.linspace` (an
+    /// integer dtype truncates `start` and `end` first, then each value).
     pub fn linspace(
         start: f64,
         end: f64,
@@ -150,6 +178,12 @@ impl Tensor {
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
+        // As PyTorch, an integer dtype truncates the ends first.
+        let (start, end) = if dtype.is_float() {
+            (start, end)
+        } else {
+            (start.trunc(), end.trunc())
+        };
         let v: Vec<f64> = match steps {
             0 => vec![],
             1 => vec![start],

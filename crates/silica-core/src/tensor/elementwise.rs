@@ -58,8 +58,11 @@ impl Tensor {
     pub fn rsqrt(&self) -> Result<Tensor> {
         self.unary_op(UnaryOp::Rsqrt)
     }
-    /// `x * x`.
+    /// `x * x` (a bool tensor squares to I64, as `x ** 2` in PyTorch).
     pub fn square(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            return self.to_dtype(DType::I64)?.square();
+        }
         self.unary_op(UnaryOp::Square)
     }
     /// Sine.
@@ -110,8 +113,11 @@ impl Tensor {
     pub fn erf(&self) -> Result<Tensor> {
         self.unary_op(UnaryOp::Erf)
     }
-    /// -1, 0 or 1.
+    /// -1, 0 or 1 (NaN stays NaN; a bool tensor is its own sign).
     pub fn sign(&self) -> Result<Tensor> {
+        if self.dtype() == DType::Bool {
+            return self.contiguous();
+        }
         self.unary_op(UnaryOp::Sign)
     }
     /// Rounds down.
@@ -167,10 +173,15 @@ impl Tensor {
         let (dim, zero) = self.promotion_group();
         let dtype = result_type(dim, zero, scalar);
         let x = self.to_dtype(dtype)?;
-        let bound = |b: Option<Scalar>, none: f64| b.map_or(none, Scalar::to_f64);
+        // An integer bound converts to an integer dtype as a fill would (-2 is 254 in U8).
+        let bound = |b: Option<Scalar>, none: f64| match b {
+            None => Ok(none),
+            Some(b) if dtype.is_int() => b.to_dtype_value(dtype, "clamp"),
+            Some(b) => Ok(b.to_f64()),
+        };
         x.unary_op(UnaryOp::Clamp {
-            min: bound(min, f64::NEG_INFINITY),
-            max: bound(max, f64::INFINITY),
+            min: bound(min, f64::NEG_INFINITY)?,
+            max: bound(max, f64::INFINITY)?,
         })
     }
 
@@ -211,6 +222,10 @@ impl Tensor {
     }
 
     fn binary_op(&self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
+        no_bool_subtraction(
+            op,
+            self.dtype() == DType::Bool || rhs.dtype() == DType::Bool,
+        )?;
         let mut dtype = self.promoted(rhs);
         if op == BinaryOp::Div {
             dtype = dtype.to_float();
@@ -228,10 +243,32 @@ impl Tensor {
     }
 
     fn binary_scalar(&self, op: BinaryOp, s: Scalar) -> Result<Tensor> {
+        no_bool_subtraction(
+            op,
+            self.dtype() == DType::Bool || matches!(s, Scalar::Bool(_)),
+        )?;
         let (dim, zero) = self.promotion_group();
         let mut dtype = result_type(dim, zero, Some(s.wrapped_dtype()));
         if op == BinaryOp::Div {
             dtype = dtype.to_float();
+        }
+        if op == BinaryOp::Pow {
+            match s {
+                Scalar::Int(e) if e < 0 && dtype.is_int() => {
+                    return Err(Error::invalid(
+                        "pow",
+                        format!("integers to negative integer powers are not allowed ({dtype} to the power {e})"),
+                    ))
+                }
+                // PyTorch takes these as sqrt and rsqrt: sqrt(-inf) is NaN, not pow's inf.
+                Scalar::Float(e) if e == 0.5 && dtype.is_float() => {
+                    return self.to_dtype(dtype)?.sqrt()
+                }
+                Scalar::Float(e) if e == -0.5 && dtype.is_float() => {
+                    return self.to_dtype(dtype)?.rsqrt()
+                }
+                _ => {}
+            }
         }
         let rhs = match s {
             // An integer scalar wraps into an integer dtype (u8 * -1 multiplies by 255), as in
@@ -239,7 +276,7 @@ impl Tensor {
             Scalar::Int(i) if dtype.is_int() => {
                 Tensor::scalar(i, self.device())?.to_dtype(dtype)?
             }
-            _ => Tensor::full((), s.to_f64(), dtype, self.device())?,
+            _ => Tensor::filled((), s.to_f64(), dtype, self.device())?,
         };
         self.binary_in(op, &rhs, dtype)
     }
@@ -377,7 +414,7 @@ impl Tensor {
         if self.dtype().is_float() {
             self.ne(self)
         } else {
-            Tensor::full(self.shape(), 0.0, DType::Bool, self.device())
+            Tensor::filled(self.shape(), 0.0, DType::Bool, self.device())
         }
     }
 
@@ -424,21 +461,22 @@ impl Tensor {
         Ok(Tensor::from_buffer(self.backend().clone(), buf, shape, rec))
     }
 
-    /// `value` where `mask` (Bool, broadcastable to this shape) is true, else `self`.
+    /// `value` where `mask` (Bool) is true, else `self`, in this tensor's dtype. As the
+    /// out-of-place `torch.masked_fill`, the result has the broadcast shape of both.
     pub fn masked_fill(&self, mask: &Tensor, value: impl Into<Scalar>) -> Result<Tensor> {
-        let shape = mask.shape().broadcast(self.shape(), "masked_fill")?;
-        if &shape != self.shape() {
-            return Err(Error::shape(
-                "masked_fill",
-                &[mask.shape(), self.shape()],
-                format!(
-                    "mask of shape {} does not broadcast to the tensor's shape {}",
-                    mask.shape(),
-                    self.shape()
-                ),
-            ));
-        }
-        let fill = Tensor::full((), value.into().to_f64(), self.dtype(), self.device())?;
+        let value = value.into().to_dtype_value(self.dtype(), "masked_fill")?;
+        let fill = Tensor::filled((), value, self.dtype(), self.device())?;
         mask.where_cond(&fill, self)
     }
+}
+
+/// PyTorch refuses `-` with a bool operand (`~` or `logical_not` inverts a mask).
+fn no_bool_subtraction(op: BinaryOp, has_bool: bool) -> Result<()> {
+    if op == BinaryOp::Sub && has_bool {
+        return Err(Error::invalid(
+            "sub",
+            "subtraction with a bool operand is not supported; use logical_not to invert a mask",
+        ));
+    }
+    Ok(())
 }

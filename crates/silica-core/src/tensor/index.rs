@@ -161,15 +161,30 @@ impl Tensor {
     /// assert_eq!(Tensor::cat(&[&a, &b], 0).unwrap().dims(), &[3, 3]);
     /// ```
     pub fn cat(tensors: &[&Tensor], dim: impl Dim) -> Result<Tensor> {
-        let first = tensors
+        let any = tensors
             .first()
             .ok_or_else(|| Error::invalid("cat", "expected at least one tensor"))?;
+        any.same_device("cat", tensors)?;
+        let mut dtype = any.dtype();
+        for t in tensors {
+            dtype = dtype.promote(t.dtype());
+        }
+        // As in PyTorch, a 1-D empty tensor is a placeholder that joins any shape: it takes part
+        // in type promotion only (and when all are placeholders, they join along dim 0).
+        let kept: Vec<&Tensor> = tensors
+            .iter()
+            .copied()
+            .filter(|t| t.dims() != [0])
+            .collect();
+        let (tensors, dim) = match kept.is_empty() {
+            true => (tensors.to_vec(), 0),
+            false => (kept, dim.to_isize()),
+        };
+        let first = tensors[0];
         let d = first.shape().dim("cat", dim)?;
-        let mut dtype = first.dtype();
         let mut dims = first.dims().to_vec();
         dims[d] = 0;
-        for t in tensors {
-            first.same_device("cat", &[t])?;
+        for t in &tensors {
             let same = t.rank() == first.rank()
                 && (0..t.rank()).all(|i| i == d || t.dims()[i] == first.dims()[i]);
             if !same {
@@ -184,7 +199,6 @@ impl Tensor {
                 ));
             }
             dims[d] += t.dims()[d];
-            dtype = dtype.promote(t.dtype());
         }
         let xs: Vec<Tensor> = tensors
             .iter()

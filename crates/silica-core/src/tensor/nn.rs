@@ -114,7 +114,9 @@ impl Tensor {
         if !self.dtype().is_float() {
             return Err(Error::dtype(name, self.dtype(), "a float dtype"));
         }
-        let d = self.shape().dim(name, dim)?;
+        let Some(d) = self.shape().dim_or_scalar(name, dim)? else {
+            return self.unsqueeze(0)?.softmax_impl(0, log)?.squeeze(0);
+        };
         let out = match self.backend().softmax(self.as_view(), d, log) {
             Ok(buf) => Tensor::from_buffer(self.backend().clone(), buf, self.shape().clone(), None),
             Err(Error::NotSupported { .. }) => no_grad_scope(|| -> Result<Tensor> {
@@ -230,6 +232,14 @@ impl Tensor {
                     "weight {ws} has {} output channels, not divisible by groups {groups}",
                     w[0]
                 ),
+            ));
+        }
+        if (x[2] == 0 || x[3] == 0) && x[0] * x[1] > 0 {
+            // PyTorch refuses an empty image too, even when padding would give it an output.
+            return Err(Error::shape(
+                "conv2d",
+                &[xs, ws],
+                format!("input {xs} has an empty image; only a zero batch or zero channels may be empty"),
             ));
         }
         let params = Conv2dParams {
@@ -386,20 +396,26 @@ impl Tensor {
             };
             return self.avg_pool2d(&cfg);
         }
-        // Uneven windows: average with two small matrices, out = P_h · x · P_wᵀ.
-        let pool_matrix = |out: usize, inp: usize| -> Result<Tensor> {
-            let mut m = vec![0.0f64; out * inp];
-            for i in 0..out {
-                let (s, e) = (i * inp / out, ((i + 1) * inp).div_ceil(out));
-                for j in s..e {
-                    m[i * inp + j] = 1.0 / (e - s) as f64;
-                }
-            }
-            Tensor::from_vec(m, [out, inp], self.device())?.to_dtype(self.dtype())
-        };
-        let ph = pool_matrix(out_h, h)?;
-        let pw = pool_matrix(out_w, w)?;
-        ph.matmul(&self.matmul(&pw.t()?)?)
+        // Uneven windows: the mean of each window of rows, then of each window of columns
+        // (separable, so out_h + out_w small reductions; a matrix product would turn an
+        // infinite element into NaN through its zero weights).
+        self.adaptive_mean(2, out_h)?.adaptive_mean(3, out_w)
+    }
+
+    /// The means over `out` windows of `dim`, window `i` covering
+    /// `[floor(i·n/out), ceil((i+1)·n/out))` as PyTorch's adaptive pooling.
+    fn adaptive_mean(&self, dim: usize, out: usize) -> Result<Tensor> {
+        let n = self.dims()[dim];
+        if n == out {
+            return Ok(self.clone());
+        }
+        let windows = (0..out)
+            .map(|i| {
+                let (s, e) = (i * n / out, ((i + 1) * n).div_ceil(out));
+                self.narrow(dim, s, e - s)?.mean(dim, true)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat(&windows.iter().collect::<Vec<_>>(), dim)
     }
 
     /// Pads the last dims, as `torch.nn.functional.pad`: `pads` lists (before, after) pairs
@@ -528,6 +544,17 @@ impl Tensor {
             ));
         }
         let c = self.dims()[1];
+        if self.elem_count() == c && c > 0 {
+            // One value per channel has no spread to normalise by (PyTorch raises too).
+            return Err(Error::shape(
+                OP,
+                &[self.shape()],
+                format!(
+                    "expected more than 1 value per channel when training, got input {}",
+                    self.shape()
+                ),
+            ));
+        }
         for t in [weight, bias].into_iter().flatten() {
             self.same_device(OP, &[t])?;
             if t.dims() != [c] || t.dtype() != self.dtype() {

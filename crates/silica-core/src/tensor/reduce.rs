@@ -101,6 +101,7 @@ impl Tensor {
         op: ReduceOp,
         dims: impl Dims,
         keepdim: bool,
+        all: bool,
         name: &'static str,
     ) -> Result<Tensor> {
         let dims = self.shape().dims_list(name, &dims.dim_list())?;
@@ -109,6 +110,7 @@ impl Tensor {
             x: self.clone(),
             dims: dims.clone(),
             out: out.detach(),
+            all,
         }) {
             Some(op) => out.with_layout(out.layout().clone(), Some(op)),
             None => out,
@@ -119,35 +121,47 @@ impl Tensor {
     /// The maximum over `dims` (an empty list means all); ties share the gradient, as
     /// `torch.amax`.
     pub fn max(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
-        self.extremum(ReduceOp::Max, dims, keepdim, "max")
+        self.extremum(ReduceOp::Max, dims, keepdim, false, "max")
     }
 
-    /// The maximum of every element, as a 0-dim tensor.
+    /// The maximum of every element, as a 0-dim tensor (`torch.max(x)`: if it is NaN, the
+    /// gradient goes to the NaN elements).
     pub fn max_all(&self) -> Result<Tensor> {
-        self.max(Vec::<usize>::new(), false)
+        self.extremum(ReduceOp::Max, Vec::<usize>::new(), false, true, "max")
     }
 
     /// The minimum over `dims` (an empty list means all), as `torch.amin`.
     pub fn min(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
-        self.extremum(ReduceOp::Min, dims, keepdim, "min")
+        self.extremum(ReduceOp::Min, dims, keepdim, false, "min")
     }
 
-    /// The minimum of every element, as a 0-dim tensor.
+    /// The minimum of every element, as a 0-dim tensor (`torch.min(x)`).
     pub fn min_all(&self) -> Result<Tensor> {
-        self.min(Vec::<usize>::new(), false)
+        self.extremum(ReduceOp::Min, Vec::<usize>::new(), false, true, "min")
     }
 
     /// The index (I64) of the first maximum along `dim`.
     pub fn argmax(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        let d = self.shape().dim("argmax", dim)?;
-        let out = self.reduce_raw(ReduceOp::ArgMax, &[d], "argmax")?;
-        self.finish_reduce(out, &[d], keepdim)
+        self.arg_extremum(ReduceOp::ArgMax, dim, keepdim, "argmax")
     }
 
     /// The index (I64) of the first minimum along `dim`.
     pub fn argmin(&self, dim: impl Dim, keepdim: bool) -> Result<Tensor> {
-        let d = self.shape().dim("argmin", dim)?;
-        let out = self.reduce_raw(ReduceOp::ArgMin, &[d], "argmin")?;
+        self.arg_extremum(ReduceOp::ArgMin, dim, keepdim, "argmin")
+    }
+
+    fn arg_extremum(
+        &self,
+        op: ReduceOp,
+        dim: impl Dim,
+        keepdim: bool,
+        name: &'static str,
+    ) -> Result<Tensor> {
+        let Some(d) = self.shape().dim_or_scalar(name, dim)? else {
+            // A 0-dim tensor is its own only element.
+            return Tensor::zeros((), DType::I64, self.device());
+        };
+        let out = self.reduce_raw(op, &[d], name)?;
         self.finish_reduce(out, &[d], keepdim)
     }
 
@@ -177,12 +191,22 @@ impl Tensor {
         }
         let dims = self.shape().dims_list("var", &dims.dim_list())?;
         let count: usize = dims.iter().map(|&d| self.dims()[d]).product();
-        let centered = self.sub(&self.mean(dims.clone(), true)?)?;
-        let denom = count as f64 - correction as f64;
-        centered
-            .square()?
-            .sum(dims, keepdim)?
-            .div_scalar(denom.max(0.0))
+        let denom = (count as f64 - correction as f64).max(0.0);
+        let out = no_grad_scope(|| {
+            self.sub(&self.mean(dims.clone(), true)?)?
+                .square()?
+                .sum(dims.clone(), true)?
+                .div_scalar(denom)
+        })?;
+        let out = match record(&[self], || Op::Var {
+            x: self.clone(),
+            dims: dims.clone(),
+            correction,
+        }) {
+            Some(op) => out.with_layout(out.layout().clone(), Some(op)),
+            None => out,
+        };
+        self.finish_reduce(out, &dims, keepdim)
     }
 
     /// The standard deviation over `dims` with `correction`.
@@ -200,7 +224,8 @@ impl Tensor {
     /// `log(sum(exp(x)))` over `dims`, computed stably.
     pub fn logsumexp(&self, dims: impl Dims, keepdim: bool) -> Result<Tensor> {
         if !self.dtype().is_float() {
-            return Err(Error::dtype("logsumexp", self.dtype(), "a float dtype"));
+            // As PyTorch: integers and bools in the default float dtype.
+            return self.to_dtype(DType::F32)?.logsumexp(dims, keepdim);
         }
         let dims = self.shape().dims_list("logsumexp", &dims.dim_list())?;
         // Shift by the (detached) maximum; infinite maxima shift by 0 so that all -inf rows

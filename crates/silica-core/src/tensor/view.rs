@@ -190,7 +190,9 @@ impl Tensor {
     /// Removes dim `dim`, which must have size 1 (a dim of another size is left alone, as in
     /// PyTorch).
     pub fn squeeze(&self, dim: impl Dim) -> Result<Tensor> {
-        let d = self.shape().dim("squeeze", dim)?;
+        let Some(d) = self.shape().dim_or_scalar("squeeze", dim)? else {
+            return Ok(self.clone());
+        };
         if self.dims()[d] != 1 {
             return Ok(self.clone());
         }
@@ -247,9 +249,12 @@ impl Tensor {
     /// Swaps two dims.
     pub fn transpose(&self, dim0: impl Dim, dim1: impl Dim) -> Result<Tensor> {
         let (a, b) = (
-            self.shape().dim("transpose", dim0)?,
-            self.shape().dim("transpose", dim1)?,
+            self.shape().dim_or_scalar("transpose", dim0)?,
+            self.shape().dim_or_scalar("transpose", dim1)?,
         );
+        let (Some(a), Some(b)) = (a, b) else {
+            return Ok(self.clone()); // a 0-dim tensor
+        };
         let mut perm: Vec<usize> = (0..self.rank()).collect();
         perm.swap(a, b);
         self.permute(perm)

@@ -182,7 +182,7 @@ fn kaiming_std(tensor: &Tensor, mode: FanMode, nonlinearity: Nonlinearity) -> Re
 }
 
 /// Fills `tensor` with U(-b, b), `b = gain * sqrt(3 / fan)` (He et al.), as
-/// `torch.nn.init.kaiming_uniform_`. PyTorch's `Linear` and `Conv2d` use
+/// `torch.nn.init.kaiming_uniform_` (a tensor with no elements is left as it is). PyTorch's `Linear` and `Conv2d` use
 /// `kaiming_uniform_(w, FanIn, LeakyRelu(sqrt(5)))`, which gives `b = 1 / sqrt(fan_in)`.
 pub fn kaiming_uniform_(
     tensor: &Tensor,
@@ -190,18 +190,24 @@ pub fn kaiming_uniform_(
     nonlinearity: Nonlinearity,
     generator: &Generator,
 ) -> Result<()> {
+    if tensor.elem_count() == 0 {
+        return Ok(());
+    }
     let bound = 3f64.sqrt() * kaiming_std(tensor, mode, nonlinearity)?;
     uniform_(tensor, -bound, bound, generator)
 }
 
 /// Fills `tensor` with N(0, std²), `std = gain / sqrt(fan)` (He et al.), as
-/// `torch.nn.init.kaiming_normal_`.
+/// `torch.nn.init.kaiming_normal_` (a tensor with no elements is left as it is).
 pub fn kaiming_normal_(
     tensor: &Tensor,
     mode: FanMode,
     nonlinearity: Nonlinearity,
     generator: &Generator,
 ) -> Result<()> {
+    if tensor.elem_count() == 0 {
+        return Ok(());
+    }
     let std = kaiming_std(tensor, mode, nonlinearity)?;
     normal_(tensor, 0.0, std, generator)
 }

@@ -185,12 +185,18 @@ pub fn smooth_l1_loss(
     if beta == 0.0 {
         return reduce(z, reduction);
     }
-    let quadratic = z.square()?.mul_scalar(0.5 / beta)?;
-    let linear = z.sub_scalar(0.5 * beta)?;
-    reduce(
-        z.lt_scalar(beta)?.where_cond(&quadratic, &linear)?,
-        reduction,
-    )
+    reduce(huber(&z, beta)?.div_scalar(beta)?, reduction)
+}
+
+/// The Huber function of `z = |d|`: `0.5 z²` below `delta`, `delta (z - 0.5 delta)` above,
+/// written as `0.5 m² + delta (z - m)` with `m = min(z, delta)`. Unlike a `where` between the
+/// two branches, no branch sees an input it would turn into inf, so an infinite `d` gets the
+/// gradient `delta · sign(d)` instead of NaN.
+fn huber(z: &Tensor, delta: f64) -> Result<Tensor> {
+    let m = z.minimum_scalar(delta)?;
+    m.square()?
+        .mul_scalar(0.5)?
+        .add(&z.sub(&m)?.mul_scalar(delta)?)
 }
 
 /// `0.5 d²` where `|d| < delta`, else `delta (|d| - 0.5 delta)`, with `d = input - target`, as
@@ -208,13 +214,7 @@ pub fn huber_loss(
             format!("delta {delta} must be positive"),
         ));
     }
-    let z = input.sub(target)?.abs()?;
-    let quadratic = z.square()?.mul_scalar(0.5)?;
-    let linear = z.sub_scalar(0.5 * delta)?.mul_scalar(delta)?;
-    reduce(
-        z.lt_scalar(delta)?.where_cond(&quadratic, &linear)?,
-        reduction,
-    )
+    reduce(huber(&input.sub(target)?.abs()?, delta)?, reduction)
 }
 
 /// Binary cross entropy of probabilities `input` in `[0, 1]` against `target` of the same shape:

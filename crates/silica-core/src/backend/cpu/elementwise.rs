@@ -434,16 +434,9 @@ fn binary_int<T: IntElem>(
     if op.is_predicate() {
         return Ok(predicate(op, a, la, b, lb));
     }
-    // Division by zero and negative integer powers are errors, as in PyTorch.
-    let rhs = map1(b, lb, |y: T| y.to_i64());
-    if op == BinaryOp::Div && rhs.contains(&0) {
+    // Division by zero is an error, as in PyTorch.
+    if op == BinaryOp::Div && map1(b, lb, |y: T| y.to_i64()).contains(&0) {
         return Err(Error::invalid("div", "integer division by zero"));
-    }
-    if op == BinaryOp::Pow && rhs.iter().any(|&e| e < 0) {
-        return Err(Error::invalid(
-            "pow",
-            "integers to negative integer powers are not allowed",
-        ));
     }
     fn go<T: IntElem>(
         a: &[T],
@@ -461,8 +454,12 @@ fn binary_int<T: IntElem>(
         BinaryOp::Sub => go(a, la, b, lb, |x, y| x.wrapping_sub(y)),
         BinaryOp::Mul => go(a, la, b, lb, |x, y| x.wrapping_mul(y)),
         BinaryOp::Div => go(a, la, b, lb, |x, y| x.wrapping_div(y)),
-        BinaryOp::Pow => go(a, la, b, lb, |x, y| {
-            x.wrapping_pow(y.min(u32::MAX as i64) as u32)
+        BinaryOp::Pow => go(a, la, b, lb, |x, y| match y {
+            0.. => x.wrapping_pow(y.min(u32::MAX as i64) as u32),
+            // A negative power is 1 / x^-y truncated toward 0, as PyTorch's integer pow.
+            _ if x == 1 => 1,
+            _ if x == -1 => 1 - 2 * (y & 1),
+            _ => 0,
         }),
         BinaryOp::Maximum => go(a, la, b, lb, |x, y| x.max(y)),
         BinaryOp::Minimum => go(a, la, b, lb, |x, y| x.min(y)),

@@ -1,0 +1,74 @@
+//! The documented differences between Silica and PyTorch 1.13 that the fuzzer allows. Nothing
+//! else is skipped: a case whose spec names a rule not listed here fails the run.
+//!
+//! In each rule, `tools/golden/fuzz.py` records the answer (values and gradients) of an
+//! equivalent computation instead of PyTorch's own, and Silica must give that answer.
+//!
+//! Where PyTorch 1.13 raises:
+//!
+//! - `half_kernel_missing`: PyTorch 1.13's CPU has no f16/bf16 kernel for many ops (`"rsqrt_cpu"
+//!   not implemented for 'Half'`), forward or backward. Later versions compute them in f32 and
+//!   round, as Silica does; the reference is the op on f32 copies, rounded back.
+//! - `int_kernel_missing`: a float-valued op of an integer or bool tensor that PyTorch 1.13 has
+//!   no kernel for (`"softplus_cpu" not implemented for 'Long'`). Silica computes float-valued
+//!   ops of integers in F32, as PyTorch does for the others (`exp`, `sigmoid`); the reference is
+//!   the op on F32 copies.
+//! - `conv2d_zero_batch`: some convolutions of a zero batch fail in PyTorch 1.13 with a view
+//!   error. The reference convolves one extra image of zeros and cuts it off again.
+//! - `scatter_add_src_larger`: with `src` larger than `index`, PyTorch 1.13's backward returns a
+//!   gradient of index's shape and fails. The reference reads only the used corner of `src`.
+//! - `pow_bool_backward`: PyTorch 1.13's backward of `pow` subtracts from a bool operand and
+//!   fails. The reference promotes the operands first.
+//!
+//! Where PyTorch 1.13 answers, but inconsistently or wrongly:
+//!
+//! - `arange_i32_size`: for integer dtypes PyTorch truncates `start`, `end` and `step`, then
+//!   sizes an int64 result from the truncated values but an int32 result from the untruncated
+//!   ones: `arange(0, 1.5, 1)` is `[0]` in int64 and `[0, 1]` in int32. Silica sizes both as
+//!   int64 does.
+//! - `batch_norm_strided_weight`: PyTorch 1.13's CPU batch-norm backward reads a non-contiguous
+//!   weight as if it were contiguous, and its input gradient is wrong. The reference passes
+//!   contiguous copies.
+//! - `var_without_dof`: with as many elements as `correction`, PyTorch 1.13's variance gradient
+//!   is -inf for a 0-dim input and NaN or inf for one of shape `[1]`. Silica (and later
+//!   PyTorch) uses `2 (x - mean) / (n - correction)`: NaN where `x` is the mean, ±inf elsewhere.
+//! - `layer_norm_composed`: PyTorch 1.13's CPU layer norm is a fused kernel that computes
+//!   `x · s + (b - mean · s)`, which cancels when the spread of a slice is small against its
+//!   mean (an error of 1e-4 in f32 when each slice has one element), and whose backward turns an
+//!   infinite weight into NaN at other elements than the formula does. Silica's layer is the
+//!   formula (mean, biased variance, normalise, scale, shift). For f32 inputs, and inputs with
+//!   NaN or inf, the reference is that formula in f64, rounded; other cases compare with the
+//!   fused kernel itself.
+//! - `prod_exclusive`: PyTorch 1.13's product gradient is `result / x` when the whole tensor
+//!   has no zero (NaN at a NaN or infinite element, even over a dim of size 1) and the product
+//!   of the other elements otherwise. Silica always gives the product of the other elements
+//!   (the reference multiplies the slices in a chain); only tensors with a zero, NaN or inf
+//!   take this rule.
+//! - `conv2d_padding_nonfinite_weight`: with zero padding and an infinite or NaN weight,
+//!   PyTorch 1.13's CPU convolution skips the padding, while Silica multiplies it
+//!   (`0 · inf = NaN`), as convolving the explicitly padded input does; that is the reference.
+//! - `mixed_dtype_backward`: for operands of different dtypes, PyTorch's backward evaluates
+//!   parts of a formula in an operand's own dtype (`pow`'s `log(self)` in bf16). Silica
+//!   promotes first and differentiates in the result dtype; the reference promotes first.
+//!
+//! In what is drawn:
+//!
+//! - Casting NaN, an infinity or an out-of-range float to an integer dtype is undefined
+//!   behaviour in C++, so PyTorch's answer depends on the CPU: the generator draws finite,
+//!   in-range values for such casts.
+
+/// The rules a case may name.
+pub const RULES: [&str; 12] = [
+    "layer_norm_composed",
+    "half_kernel_missing",
+    "int_kernel_missing",
+    "conv2d_zero_batch",
+    "scatter_add_src_larger",
+    "pow_bool_backward",
+    "arange_i32_size",
+    "batch_norm_strided_weight",
+    "var_without_dof",
+    "prod_exclusive",
+    "conv2d_padding_nonfinite_weight",
+    "mixed_dtype_backward",
+];

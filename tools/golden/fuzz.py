@@ -1,0 +1,380 @@
+"""The PyTorch side of the differential fuzzer: random cases from a seed, with PyTorch's answers.
+
+usage: fuzz.py --seed S --cases N OUT.safetensors   draws N cases from seed S
+       fuzz.py --show NAME FILE.safetensors          prints one case of a file
+
+Each case draws an op, its arguments, and inputs of random shapes (0- and 1-sized dims, 0-dim
+tensors), dtypes (mixed, for type promotion) and values (NaN, inf, -0.0, ties). Every input is
+a view of a contiguous base tensor, through a random chain of transpose, permute, stepped
+slices (a non-zero storage offset), select and expand. PyTorch runs the op, then the gradient
+of sum_j (out_j * v_j).sum() with respect to every float base that requires grad.
+
+The file holds, for case NAME:
+  NAME/in0, NAME/in1, ...   the base tensors
+  NAME/out0, ...            the outputs (none when PyTorch raised)
+  NAME/v0, ...              the random weights of the float outputs
+  NAME/g0, ...              the gradient of each base that has one
+and one metadata entry, "cases": a JSON list with, per case, its name, op, args, inputs
+(views, grad flags), the number of outputs, and PyTorch's error messages (forward, backward).
+
+crates/silica-nn/tests/differential/ replays the cases through Silica and compares.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_writer  # noqa: E402
+
+
+from fuzz_draw import Draw, apply_view, view_chain  # noqa: E402
+from fuzz_ops import OPS  # noqa: E402
+
+# ---- rules -------------------------------------------------------------------------------------
+# Where PyTorch 1.13 fails, or answers inconsistently, the generator records the answer of an
+# equivalent computation instead, and the case's spec names the rule. The Rust side documents
+# the same rules (crates/silica-nn/tests/differential/rules.rs); nothing else is excused.
+#
+# Each rule is (name, applies, equivalent):
+#   applies(op, args, xs, message) -> bool, where message is PyTorch's error (forward rules, and
+#       backward rules) or None (value rules, which look at the inputs);
+#   equivalent(run, args, xs) -> outputs, computed with autograd, so that both the values and
+#       the gradients come from it.
+
+HALF = (torch.float16, torch.bfloat16)
+INT_VALUED = {"abs", "floor", "ceil", "round", "neg", "relu", "sign", "square"}
+
+
+def half_as_f32(run, args, xs):
+    """PyTorch 1.13's CPU lacks many f16/bf16 kernels; later versions compute in f32 and round,
+    as Silica does."""
+    low = next(x.dtype for x in xs if x.dtype in HALF)
+    outs = as_list(run(args, [x.float() if x.dtype in HALF else x for x in xs]))
+    return [o.to(low) if o.dtype == torch.float32 else o for o in outs]
+
+
+def int_as_f32(run, args, xs):
+    """Silica computes float-valued ops of integer and bool tensors in F32."""
+    return as_list(run(args, [x.float() if not x.is_floating_point() else x for x in xs]))
+
+
+def float_valued(op, args):
+    return op in ("leaky_relu", "softplus") or (op == "unary" and args["fn"] not in INT_VALUED)
+
+
+def zero_batch_conv(run, args, xs):
+    """PyTorch 1.13 fails with a view error on some convolutions of a zero batch; one extra
+    image of zeros, cut off again, is the same function."""
+    x = xs[0]
+    pad = torch.zeros((1,) + tuple(x.shape[1:]), dtype=x.dtype)
+    return [as_list(run(args, [torch.cat([x, pad])] + xs[1:]))[0][:0]]
+
+
+def narrow_src(run, args, xs):
+    """scatter_add with `src` larger than `index`: PyTorch 1.13's backward fails; reading only
+    the used corner of `src` is the same function."""
+    index = xs[1]
+    return as_list(run(args, [xs[0], index, xs[2][tuple(slice(0, s) for s in index.shape)]]))
+
+
+def promote_first(run, args, xs):
+    """Operands of different dtypes: PyTorch's backward evaluates parts of the formula in an
+    operand's own dtype (pow's log(self) in bf16, pow of a bool exponent fails); Silica
+    promotes first, which is this."""
+    rt = torch.result_type(xs[-2], xs[-1])
+    return as_list(run(args, xs[:-2] + [x.to(rt) for x in xs[-2:]]))
+
+
+def contiguous_weight(run, args, xs):
+    """PyTorch 1.13's CPU batch-norm backward reads a non-contiguous weight as if it were
+    contiguous, and gives wrong input gradients."""
+    return as_list(run(args, [x.contiguous() for x in xs]))
+
+
+def var_detached_mean(run, args, xs):
+    """var/std with as many elements as `correction`: PyTorch 1.13's gradient is -inf for a
+    0-dim input, NaN or inf for one of shape [1]; the formula 2 (x - mean) / (n - correction)
+    that Silica (and later PyTorch) uses is this composition's gradient."""
+    x, dims, keep = xs[0], args["dims"], args["keepdim"]
+    dims = dims if x.dim() else []
+    m = x.mean(dims, keepdim=True).detach() if dims else x.detach()
+    s = (x - m).square()
+    s = s.sum(dims, keepdim=keep) if dims else s
+    var = s / 0.0
+    return [var.sqrt() if args["fn"] == "std" else var]
+
+
+def var_without_dof(op, args, xs, msg):
+    if op != "reduce" or args["fn"] not in ("var", "std"):
+        return False
+    x = xs[0]
+    n = math.prod(x.shape[d] for d in args["dims"]) if x.dim() else 1
+    return n == args["correction"]
+
+
+def chained_prod(run, args, xs):
+    """prod's gradient: PyTorch 1.13 takes result / x when the whole tensor has no zero (NaN
+    for a NaN or infinite element) and exclusive products otherwise. Silica always gives the
+    product of the other elements, which this chain of multiplications gives."""
+    x, dim = xs[0], args["dims"][0]
+    out = x.narrow(dim, 0, 1)
+    for i in range(1, x.shape[dim]):
+        out = out * x.narrow(dim, i, 1)
+    return [out if args["keepdim"] else out.squeeze(dim)]
+
+
+def prod_needs_care(op, args, xs, msg):
+    if op != "reduce" or args["fn"] != "prod" or xs[0].dim() == 0:
+        return False
+    if not xs[0].is_floating_point():
+        return False
+    x = xs[0].detach()
+    return x.shape[args["dims"][0]] > 0 and bool(((x == 0) | ~torch.isfinite(x)).any())
+
+
+def explicit_padding(run, args, xs):
+    """A convolution with zero padding and an infinite or NaN weight: PyTorch 1.13's CPU kernel
+    skips the padding, Silica multiplies it (0 * inf = NaN), as convolving the explicitly
+    padded input does."""
+    ph, pw = args["padding"]
+    padded = F.pad(xs[0], [pw, pw, ph, ph])
+    return as_list(run(dict(args, padding=[0, 0]), [padded] + xs[1:]))
+
+
+def composed_layer_norm(run, args, xs):
+    """PyTorch 1.13's CPU layer norm is a fused kernel that computes x * s + (b - mean * s),
+    which cancels when the spread of a slice is small against its mean (an error of 1e-4 in
+    f32), and whose backward mixes an infinite weight's infinities into NaN elsewhere than the
+    composition does. The reference is the composition, in f64, rounded to the input dtype."""
+    x, norm, eps = xs[0].double(), args["normalized_shape"], args["eps"]
+    dims = list(range(x.dim() - len(norm), x.dim()))
+    centered = x - x.mean(dims, keepdim=True)
+    y = centered * (centered.square().mean(dims, keepdim=True) + eps).rsqrt()
+    if args["affine"]:
+        y = y * xs[1].double() + xs[2].double()
+    return [y.to(xs[0].dtype)]
+
+
+def layer_norm_needs_composing(op, args, xs, msg):
+    if op != "layer_norm" or x_shape_mismatch(xs[0], args["normalized_shape"]):
+        return False
+    return xs[0].dtype == torch.float32 or not all(bool(torch.isfinite(x).all()) for x in xs)
+
+
+def x_shape_mismatch(x, norm):
+    return len(norm) > x.dim() or list(x.shape[x.dim() - len(norm) :]) != norm
+
+
+def arange_i32_as_i64(run, args, xs):
+    """An int32 arange: PyTorch 1.13 truncates start, end and step for the values but sizes an
+    int32 result from the untruncated ones; Silica sizes it as an int64 arange."""
+    return [as_list(run(dict(args, dtype="i64"), xs))[0].to(torch.int32)]
+
+
+def arange_sizes_differ(op, args, xs, msg):
+    if op != "arange" or args["dtype"] != "i32":
+        return False
+    t = [args["start"], args["end"], args["step"]]
+    if int(t[2]) == 0:
+        return False
+    return len(torch.arange(*t, dtype=torch.int32)) != len(torch.arange(*[int(v) for v in t]))
+
+
+def matches(pattern):
+    return lambda op, args, xs, msg: msg is not None and re.search(pattern, msg) is not None
+
+
+FORWARD_RULES = [
+    ("half_kernel_missing", matches(r"not implemented for '(Half|BFloat16)'"), half_as_f32),
+    ("int_kernel_missing", matches(r"not implemented for '(Long|Int|Byte)'"), int_as_f32),
+    (
+        "int_kernel_missing",
+        lambda op, args, xs, msg: matches(r"not implemented for 'Bool'")(op, args, xs, msg)
+        and float_valued(op, args),
+        int_as_f32,
+    ),
+    (
+        "conv2d_zero_batch",
+        lambda op, args, xs, msg: op == "conv2d"
+        and xs[0].dim() == 4
+        and xs[0].shape[0] == 0
+        and matches("view size is not compatible")(op, args, xs, msg),
+        zero_batch_conv,
+    ),
+]
+VALUE_RULES = [
+    ("arange_i32_size", arange_sizes_differ, arange_i32_as_i64),
+    (
+        "batch_norm_strided_weight",
+        lambda op, args, xs, msg: op == "batch_norm"
+        and args["affine"]
+        and not all(x.is_contiguous() for x in xs[1:]),
+        contiguous_weight,
+    ),
+    ("var_without_dof", var_without_dof, var_detached_mean),
+    ("layer_norm_composed", layer_norm_needs_composing, composed_layer_norm),
+    ("prod_exclusive", prod_needs_care, chained_prod),
+    (
+        "conv2d_padding_nonfinite_weight",
+        lambda op, args, xs, msg: op == "conv2d"
+        and any(args["padding"])
+        and not bool(torch.isfinite(xs[1]).all()),
+        explicit_padding,
+    ),
+    (
+        "mixed_dtype_backward",
+        lambda op, args, xs, msg: op in ("binary", "where")
+        and xs[-2].dtype != xs[-1].dtype
+        and torch.result_type(xs[-2], xs[-1]).is_floating_point,
+        promote_first,
+    ),
+]
+GRAD_RULES = [
+    ("scatter_add_src_larger", matches("ScatterAddBackward0 returned an invalid gradient"), narrow_src),
+    ("half_kernel_missing", matches(r"not implemented for '(Half|BFloat16)'"), half_as_f32),
+    ("pow_bool_backward", matches("with a bool tensor is not supported"), promote_first),
+]
+
+
+def find_rule(rules, op, args, xs, msg):
+    return next((r for r in rules if r[1](op, args, xs, msg)), None)
+
+
+def equivalent(rule, run, args, xs):
+    """The rule's equivalent computation; where that needs an f16/bf16 kernel PyTorch 1.13
+    lacks, computed in f32 and rounded back, as `half_kernel_missing` does."""
+    try:
+        return rule[2](run, args, xs)
+    except RuntimeError as e:
+        if not re.search(r"not implemented for '(Half|BFloat16)'", str(e)):
+            raise
+        return half_as_f32(lambda a, ys: rule[2](run, a, ys), args, xs)
+
+
+# ---- running a case --------------------------------------------------------------------------
+
+
+def short(e):
+    return str(e).strip().split("\n")[0][:300]
+
+
+def make_case(d, name, index, tensors):
+    # Every op three times first, so that even a short file covers them all; then by weight.
+    if index < 3 * len(OPS):
+        op_name, _, draw, run = OPS[index % len(OPS)]
+    else:
+        op_name, _, draw, run = d.pick(OPS, [w for _, w, _, _ in OPS])
+    args, ins = draw(d)
+    spec = {"name": name, "op": op_name, "args": args, "inputs": []}
+    bases, xs = [], []
+    for i, inp in enumerate(ins):
+        views = []
+        base_shape = inp.shape
+        if inp.views and d.chance(0.5):
+            base_shape, views = view_chain(d, inp.shape)
+        base = d.values(base_shape, inp.dtype, inp.kind, inp.lo, inp.hi)
+        grad = inp.grad and base.is_floating_point()
+        leaf = base.clone().requires_grad_(grad)
+        x = leaf
+        for v in views:
+            x = apply_view(x, v)
+        tensors[f"{name}/in{i}"] = base
+        bases.append(leaf)
+        xs.append(x)
+        spec["inputs"].append({"views": views, "grad": grad})
+    rule = None
+    try:
+        outs = as_list(run(args, xs))
+    except Exception as e:  # noqa: BLE001 - any PyTorch error is an expected answer
+        spec["error"] = short(e)
+        rule = find_rule(FORWARD_RULES, op_name, args, xs, spec["error"])
+        if rule is None:
+            spec["outputs"] = 0
+            return spec
+    # A value rule also covers a forward rule's case (its equivalent computes in f32 where
+    # PyTorch lacks an f16 kernel).
+    rule = find_rule(VALUE_RULES, op_name, args, xs, None) or rule
+    if rule:
+        spec["rule"] = rule[0]
+        outs = equivalent(rule, run, args, xs)
+    spec["outputs"] = len(outs)
+    weights = {}
+    for j, o in enumerate(outs):
+        tensors[f"{name}/out{j}"] = o.detach().clone()
+        if o.requires_grad:
+            weights[j] = torch.randn(o.shape, generator=d.g, dtype=torch.float64).to(o.dtype)
+            tensors[f"{name}/v{j}"] = weights[j]
+    if not weights:
+        return spec
+    try:
+        weighted_sum(outs, weights).backward()
+    except Exception as e:  # noqa: BLE001
+        spec["grad_error"] = short(e)
+        rule = find_rule(GRAD_RULES, op_name, args, xs, spec["grad_error"])
+        if rule is None:
+            return spec
+        spec["rule"] = rule[0]
+        for b in bases:
+            b.grad = None
+        weighted_sum(equivalent(rule, run, args, xs), weights).backward()
+    for i, b in enumerate(bases):
+        if b.grad is not None:
+            tensors[f"{name}/g{i}"] = b.grad.detach().clone()
+    return spec
+
+
+def as_list(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def weighted_sum(outs, weights):
+    return sum((outs[j] * v).sum() for j, v in weights.items())
+
+
+def show(path, name):
+    """Prints one case of a file: its spec, then each tensor."""
+    import st_reader
+
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        meta = json.loads(f.read(n))["__metadata__"]
+    spec = next(c for c in json.loads(meta["cases"]) if c["name"] == name)
+    print(json.dumps(spec, indent=1))
+    torch.set_printoptions(precision=10)
+    for key, t in sorted(st_reader.load(path).items()):
+        if key.startswith(name + "/"):
+            print(f"{key} {t.dtype} {list(t.shape)}\n{t}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seed", type=int, help="draw cases from this seed")
+    p.add_argument("--cases", type=int, default=400)
+    p.add_argument("--show", metavar="NAME", help="print case NAME of the file instead")
+    p.add_argument("file")
+    a = p.parse_args()
+    if a.show:
+        show(a.file, a.show)
+        return
+    if a.seed is None:
+        p.error("--seed is required to draw cases")
+    torch.set_num_threads(1)
+    d = Draw(a.seed)
+    tensors, specs = {}, []
+    for i in range(a.cases):
+        specs.append(make_case(d, f"s{a.seed}c{i:05}", i, tensors))
+    meta = {"cases": json.dumps(specs, separators=(",", ":")), "seed": str(a.seed)}
+    st_writer.save(tensors, a.file, metadata=meta)
+    errors = sum(1 for s in specs if "error" in s)
+    print(f"{a.file}: {len(specs)} cases ({errors} where PyTorch raises), {os.path.getsize(a.file)} bytes")
+
+
+if __name__ == "__main__":
+    main()
