@@ -169,22 +169,31 @@ impl Tensor {
         for t in tensors {
             dtype = dtype.promote(t.dtype());
         }
-        // As in PyTorch, a 1-D empty tensor is a placeholder that joins any shape: it takes part
-        // in type promotion only (and when all are placeholders, they join along dim 0).
-        let kept: Vec<&Tensor> = tensors
-            .iter()
-            .copied()
-            .filter(|t| t.dims() != [0])
-            .collect();
-        let (tensors, dim) = match kept.is_empty() {
-            true => (tensors.to_vec(), 0),
-            false => (kept, dim.to_isize()),
+        // As in PyTorch, a 1-D empty tensor is a placeholder that joins any shape: it takes
+        // part in type promotion, and in autograd as an empty piece of the others' shape.
+        let placeholder = |t: &Tensor| t.dims() == [0];
+        let Some(first) = tensors.iter().find(|t| !placeholder(t)) else {
+            return Tensor::cat_checked(tensors, 0, dtype);
         };
-        let first = tensors[0];
         let d = first.shape().dim("cat", dim)?;
+        let mut empty = first.dims().to_vec();
+        empty[d] = 0;
+        let pieces = tensors
+            .iter()
+            .map(|t| match placeholder(t) {
+                true => t.reshape(empty.clone()),
+                false => Ok((*t).clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::cat_checked(&pieces.iter().collect::<Vec<_>>(), d, dtype)
+    }
+
+    /// `cat` of tensors that share a device, along `d` (resolved for the first), in `dtype`.
+    fn cat_checked(tensors: &[&Tensor], d: usize, dtype: DType) -> Result<Tensor> {
+        let first = tensors[0];
         let mut dims = first.dims().to_vec();
         dims[d] = 0;
-        for t in &tensors {
+        for t in tensors {
             let same = t.rank() == first.rank()
                 && (0..t.rank()).all(|i| i == d || t.dims()[i] == first.dims()[i]);
             if !same {

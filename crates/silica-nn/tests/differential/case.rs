@@ -25,6 +25,10 @@ pub struct Case {
     pub weights: Vec<Option<Tensor>>,
     /// The gradient of each input's base, where PyTorch gives one.
     pub grads: Vec<Option<Tensor>>,
+    /// The f64 answers rounded to the same dtypes, where PyTorch's own are further from them
+    /// than the tolerance (see `fuzz.py`'s precise reference); Silica may match either.
+    pub ref_outputs: Vec<Option<Tensor>>,
+    pub ref_grads: Vec<Option<Tensor>>,
     /// PyTorch's forward error.
     pub error: Option<String>,
     /// PyTorch's backward error.
@@ -78,6 +82,8 @@ fn case(spec: Value, tensors: &mut BTreeMap<String, Tensor>) -> Result<Case, Str
         .collect::<Result<Vec<_>, String>>()?;
     let weights = (0..n_out).map(|j| take("v", j)).collect();
     let grads = (0..inputs.len()).map(|i| take("g", i)).collect();
+    let ref_outputs = (0..n_out).map(|j| take("ref_out", j)).collect();
+    let ref_grads = (0..inputs.len()).map(|i| take("ref_g", i)).collect();
     let text = |key: &str| spec[key].as_str().map(str::to_string);
     Ok(Case {
         op: text("op").ok_or_else(|| format!("{name}: no op"))?,
@@ -90,6 +96,8 @@ fn case(spec: Value, tensors: &mut BTreeMap<String, Tensor>) -> Result<Case, Str
         outputs,
         weights,
         grads,
+        ref_outputs,
+        ref_grads,
     })
 }
 

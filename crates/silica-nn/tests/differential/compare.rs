@@ -8,7 +8,7 @@
 
 use silica_core::{DType, Tensor};
 
-/// The tolerance for values of `dtype`.
+/// The tolerance for values of `dtype` (0 for integers and bools).
 pub fn tolerance(dtype: DType) -> f64 {
     match dtype {
         DType::F64 => 1e-10,
@@ -19,8 +19,34 @@ pub fn tolerance(dtype: DType) -> f64 {
     }
 }
 
+/// How a comparison went.
+pub enum Matched {
+    /// PyTorch's answer.
+    Torch,
+    /// The precise reference, where PyTorch's answer is off it.
+    Precise,
+}
+
+/// Compares `got` with PyTorch's `want`, then, if that fails and there is one, with the
+/// precise reference; `tol` is the tolerance for finite values.
+pub fn compare_either(
+    what: &str,
+    got: &Tensor,
+    want: &Tensor,
+    precise: Option<&Tensor>,
+    tol: f64,
+) -> Result<Matched, String> {
+    match (compare(what, got, want, tol), precise) {
+        (Ok(()), _) => Ok(Matched::Torch),
+        (Err(e), Some(p)) => compare(what, got, p, tol)
+            .map(|()| Matched::Precise)
+            .map_err(|_| e),
+        (Err(e), None) => Err(e),
+    }
+}
+
 /// `Ok` when `got` matches `want`; otherwise what differs, for the report.
-pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<(), String> {
+fn compare(what: &str, got: &Tensor, want: &Tensor, tol: f64) -> Result<(), String> {
     if got.dims() != want.dims() {
         return Err(format!(
             "{what}: shape {:?}, PyTorch {:?}",
@@ -41,7 +67,6 @@ pub fn compare(what: &str, got: &Tensor, want: &Tensor) -> Result<(), String> {
     let w = want
         .to_f64_vec()
         .map_err(|e| format!("{what}: reading: {e}"))?;
-    let tol = tolerance(want.dtype());
     let bad: Vec<usize> = (0..w.len()).filter(|&i| !close(g[i], w[i], tol)).collect();
     if bad.is_empty() {
         return Ok(());
