@@ -70,11 +70,18 @@ def float_valued(op, args):
 
 
 def zero_batch_conv(run, args, xs):
-    """PyTorch 1.13 fails with a view error on some convolutions of a zero batch; one extra
-    image of zeros, cut off again, is the same function."""
-    x = xs[0]
-    pad = torch.zeros((1,) + tuple(x.shape[1:]), dtype=x.dtype)
-    return [as_list(run(args, [torch.cat([x, pad])] + xs[1:]))[0][:0]]
+    """PyTorch 1.13 fails with a view error on some convolutions of a zero batch. The answer is
+    an empty output of the convolution's shape, whose gradients are zeros."""
+    x, w = xs[0], xs[1]
+    size = []
+    for i in range(2):
+        span = args["dilation"][i] * (w.shape[2 + i] - 1) + 1
+        n = (x.shape[2 + i] + 2 * args["padding"][i] - span) // args["stride"][i] + 1
+        if n <= 0:
+            raise RuntimeError("conv2d: the kernel is larger than the padded input")
+        size.append(n)
+    zero = sum(t.sum() for t in xs if t.requires_grad) * 0
+    return [torch.zeros([0, w.shape[0]] + size, dtype=x.dtype) + zero]
 
 
 def narrow_src(run, args, xs):
@@ -92,9 +99,10 @@ def promote_first(run, args, xs):
     return as_list(run(args, xs[:-2] + [x.to(rt) for x in xs[-2:]]))
 
 
-def contiguous_weight(run, args, xs):
+def contiguous_inputs(run, args, xs):
     """PyTorch 1.13's CPU batch-norm backward reads a non-contiguous weight as if it were
-    contiguous, and gives wrong input gradients."""
+    contiguous, and gives wrong input gradients; its nll_loss backward refuses some strided
+    inputs ("grad_input must be contiguous"). Contiguous copies are the same function."""
     return as_list(run(args, [x.contiguous() for x in xs]))
 
 
@@ -178,6 +186,19 @@ def all_finite(xs):
     return all(bool(torch.isfinite(x).all()) for x in xs if x.is_floating_point())
 
 
+def bce_logits_as_softplus(run, args, xs):
+    """PyTorch's bce_with_logits computes (1 - t) x + (1 + (p - 1) t) softplus(-x), which is
+    NaN at an infinite logit (while its gradients are finite); Silica computes the same function
+    as p t softplus(-x) + (1 - t) softplus(x), which gives the limit."""
+    x, t, rest = xs[0], xs[1], list(xs[2:])
+    w = rest.pop(0) if args.get("weight") else None
+    p = rest.pop(0) if args.get("pos_weight") else None
+    loss = (t * p if p is not None else t) * F.softplus(-x) + (1 - t) * F.softplus(x)
+    if w is not None:
+        loss = loss * w
+    return [{"none": loss, "mean": loss.mean(), "sum": loss.sum()}[args["reduction"]]]
+
+
 def arange_i32_as_i64(run, args, xs):
     """An int32 arange: PyTorch 1.13 truncates start, end and step for the values but sizes an
     int32 result from the untruncated ones; Silica sizes it as an int64 arange."""
@@ -222,10 +243,17 @@ VALUE_RULES = [
         lambda op, args, xs, msg: op == "batch_norm"
         and args["affine"]
         and not all(x.is_contiguous() for x in xs[1:]),
-        contiguous_weight,
+        contiguous_inputs,
     ),
     ("var_without_dof", var_without_dof, var_detached_mean),
     ("norm_composed", norm_needs_composing, composed_norm),
+    (
+        "bce_logits_limit",
+        lambda op, args, xs, msg: op == "pointwise_loss"
+        and args["fn"] == "bce_logits"
+        and bool(torch.isinf(xs[0]).any()),
+        bce_logits_as_softplus,
+    ),
     ("prod_exclusive", prod_needs_care, chained_prod),
     (
         "conv2d_padding_nonfinite_weight",
@@ -246,6 +274,7 @@ GRAD_RULES = [
     ("scatter_add_src_larger", matches("ScatterAddBackward0 returned an invalid gradient"), narrow_src),
     ("half_kernel_missing", matches(r"not implemented for '(Half|BFloat16)'"), half_as_f32),
     ("pow_bool_backward", matches("with a bool tensor is not supported"), promote_first),
+    ("nll_strided_backward", matches("grad_input must be contiguous"), contiguous_inputs),
 ]
 
 

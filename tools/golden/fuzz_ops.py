@@ -210,9 +210,17 @@ def factor(d, n):
 
 def draw_flatten(d):
     shape = d.shape()
+    if d.chance(0.2):
+        return {"all": True}, [In(shape, d.any_dtype())]
     r = max(len(shape), 1)
     s, e = sorted([d.int(-r, r - 1), d.int(-r, r - 1)], key=lambda i: i % r)
-    return {"start": s, "end": e}, [In(shape, d.any_dtype())]
+    return {"all": False, "start": s, "end": e}, [In(shape, d.any_dtype())]
+
+
+def run_flatten(a, xs):
+    if a["all"]:
+        return xs[0].reshape(-1)
+    return torch.flatten(xs[0], a["start"], a["end"])
 
 
 def rand_dim(d, rank, extra=0):
@@ -578,6 +586,63 @@ def run_batch_norm_eval(a, xs):
     return F.batch_norm(xs[0], xs[1], xs[2], w, b, training=False, eps=a["eps"])
 
 
+def draw_mha(d):
+    heads, head_dim = d.int(1, 2), d.int(1, 3)
+    e = heads * head_dim
+    b, t, s = d.int(1, 2), d.int(0, 3), d.int(0, 3)
+    batch_first, batched = d.chance(0.5), d.chance(0.85)
+    dt = d.pick(["f32", "f64"])
+    self_attn = d.chance(0.4)
+    if self_attn:
+        s = t
+
+    def seq(n):
+        if not batched:
+            return [n, e]
+        return [b, n, e] if batch_first else [n, b, e]
+
+    ins, slots = [In(seq(t), dt)], {"query": 0}
+    if not self_attn:
+        slots.update(key=1, value=2)
+        ins += [In(seq(s), dt), In(seq(s), dt)]
+    bias = d.chance(0.7)
+    params = [("in_proj_weight", [3 * e, e]), ("out_proj.weight", [e, e])]
+    if bias:
+        params += [("in_proj_bias", [3 * e]), ("out_proj.bias", [e])]
+    for key, shape in params:
+        slots[key] = len(ins)
+        ins.append(In(shape, dt, "finite", views=False))
+    mask = d.pick(["none", "bool", "float"])
+    if mask != "none":
+        slots["attn_mask"] = len(ins)
+        if mask == "bool":
+            ins.append(In([t, s], "bool", grad=False))
+        else:
+            ins.append(In([t, s], dt, "finite", grad=False))
+    if batched and d.chance(0.4):
+        slots["key_padding_mask"] = len(ins)
+        ins.append(In([b, s], "bool", grad=False))
+    args = {"heads": heads, "bias": bias, "batch_first": batch_first, "slots": slots}
+    return args, ins
+
+
+def run_mha(a, xs):
+    slots = a["slots"]
+    get = lambda key: xs[slots[key]] if key in slots else None  # noqa: E731
+    q = get("query")
+    k, v = (get("key"), get("value")) if "key" in slots else (q, q)
+    batch_first = a["batch_first"] and q.dim() == 3
+    if batch_first:
+        q, k, v = (t.transpose(0, 1) for t in (q, k, v))
+    e = q.shape[-1]
+    out, _ = F.multi_head_attention_forward(
+        q, k, v, e, a["heads"], get("in_proj_weight"), get("in_proj_bias"), None, None, False,
+        0.0, get("out_proj.weight"), get("out_proj.bias"), training=False,
+        key_padding_mask=get("key_padding_mask"), need_weights=False, attn_mask=get("attn_mask"),
+    )
+    return out.transpose(0, 1) if batch_first else out
+
+
 # -- indexing
 
 
@@ -767,7 +832,7 @@ OPS = [
         draw_reshape,
         lambda a, xs: xs[0].view(a["shape"]) if a["view"] else xs[0].reshape(a["shape"]),
     ),
-    ("flatten", 1, draw_flatten, lambda a, xs: torch.flatten(xs[0], a["start"], a["end"])),
+    ("flatten", 1, draw_flatten, run_flatten),
     (
         "squeeze",
         1,
@@ -804,6 +869,7 @@ OPS = [
     ("linear", 2, draw_linear, lambda a, xs: F.linear(xs[0], xs[1], xs[2] if a["bias"] else None)),
     ("layer_norm", 2, draw_layer_norm, run_layer_norm),
     ("batch_norm_eval", 1, draw_batch_norm_eval, run_batch_norm_eval),
+    ("multihead_attention", 2, draw_mha, run_mha),
     ("index_select", 2, draw_index_select, lambda a, xs: xs[0].index_select(a["dim"], xs[1])),
     ("gather", 2, draw_gather, lambda a, xs: xs[0].gather(a["dim"], xs[1])),
     ("scatter_add", 2, draw_scatter_add, lambda a, xs: xs[0].scatter_add(a["dim"], xs[1], xs[2])),

@@ -348,7 +348,13 @@ impl MultiheadAttention {
 /// `scores` with a boolean mask's true entries set to `-inf`, or a float mask added.
 fn apply_mask(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
     match mask.dtype() {
-        DType::Bool => scores.masked_fill(mask, f64::NEG_INFINITY),
+        // As PyTorch: a bool mask becomes 0 / -inf and is added, so that a row with every key
+        // masked gives NaN weights and NaN gradients, not NaN weights and zero gradients.
+        DType::Bool => {
+            let additive = Tensor::zeros(mask.shape(), scores.dtype(), scores.device())?
+                .masked_fill(mask, f64::NEG_INFINITY)?;
+            scores.add(&additive)
+        }
         d if d.is_float() => scores.add(&mask.to_dtype(scores.dtype())?),
         d => Err(Error::dtype(
             "MultiheadAttention",

@@ -247,7 +247,9 @@ pub fn bce_loss(
 
 /// Binary cross entropy of `sigmoid(input)` against `target`, computed stably from the logits,
 /// as `F.binary_cross_entropy_with_logits`:
-/// `w ((1 - t) x + (1 + (p - 1) t) softplus(-x))`, with `p` the optional `pos_weight`.
+/// `w (p t softplus(-x) + (1 - t) softplus(x))`, with `p` the optional `pos_weight` (PyTorch's
+/// `w ((1 - t) x + (1 + (p - 1) t) softplus(-x))`, the same function, written so that an
+/// infinite logit gives the limit instead of NaN).
 ///
 /// # Examples
 ///
@@ -271,22 +273,16 @@ pub fn bce_with_logits(
     check_pair(OP, input, target)?;
     check_weight(OP, "weight", input, opts.weight.as_ref())?;
     check_weight(OP, "pos_weight", input, opts.pos_weight.as_ref())?;
-    // softplus(-x) = max(-x, 0) + ln(1 + e^-|x|), exact for every x. At x = 0 the subgradients
-    // still add up to the true derivative: `maximum` splits a tie in half (-1/2) and |x| has
-    // gradient 0 there.
-    let softplus_neg = input
-        .neg()?
-        .maximum_scalar(0.0)?
-        .add(&input.abs()?.neg()?.exp()?.log1p()?)?;
-    let log_weight = match &opts.pos_weight {
-        Some(p) => p.sub_scalar(1.0)?.mul(target)?.add_scalar(1.0)?,
-        None => target.ones_like()?,
+    // -t p ln σ(x) - (1 - t) ln(1 - σ(x)) = t p softplus(-x) + (1 - t) softplus(x): each term
+    // stays finite where the other is infinite, so an infinite logit gives the loss's limit
+    // and finite gradients (PyTorch's (1 - t) x + (1 + (p - 1) t) softplus(-x) gives NaN).
+    let positive = match &opts.pos_weight {
+        Some(p) => target.mul(p)?,
+        None => target.clone(),
     };
-    let loss = target
-        .neg()?
-        .add_scalar(1.0)?
-        .mul(input)?
-        .add(&log_weight.mul(&softplus_neg)?)?;
+    let loss = positive
+        .mul(&input.neg()?.softplus()?)?
+        .add(&target.neg()?.add_scalar(1.0)?.mul(&input.softplus()?)?)?;
     let loss = match &opts.weight {
         Some(w) => loss.mul(w)?,
         None => loss,

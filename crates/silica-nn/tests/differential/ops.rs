@@ -7,12 +7,12 @@ use silica_core::{Conv2dConfig, Device, Generator, PadMode, Pool2dConfig, Result
 use silica_nn::nn::{
     bce_loss, bce_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss, nll_loss,
     smooth_l1_loss, BatchNorm1d, BatchNorm2d, BatchNormConfig, BceWithLogitsOptions,
-    CrossEntropyOptions, LayerNorm, LayerNormConfig, Linear, Module, NllLossOptions, Reduction,
-    StateDict,
+    CrossEntropyOptions, LayerNorm, LayerNormConfig, Linear, Module, MultiheadAttention,
+    MultiheadAttentionConfig, NllLossOptions, Reduction, StateDict,
 };
 
 /// Every op of `fuzz.py`'s `OPS` table; the fixed-seed file must cover them all.
-pub const NAMES: [&str; 47] = [
+pub const NAMES: [&str; 48] = [
     "unary",
     "leaky_relu",
     "softplus",
@@ -50,6 +50,7 @@ pub const NAMES: [&str; 47] = [
     "linear",
     "layer_norm",
     "batch_norm_eval",
+    "multihead_attention",
     "index_select",
     "gather",
     "scatter_add",
@@ -148,9 +149,64 @@ fn layer(name: &str, a: &Args, xs: &[Tensor]) -> Option<Result<Output>> {
             ];
             (layer, slots)
         }
+        "multihead_attention" => return Some(attention(a, xs)),
         _ => return None,
     };
     Some(module.and_then(|m| load_and_run(m.as_ref(), slots, xs, name == "batch_norm_eval")))
+}
+
+/// `MultiheadAttention` in evaluation mode: `args.slots` names the input of each of query, key,
+/// value, the parameters and the masks (key and value absent for self-attention).
+fn attention(a: &Args, xs: &[Tensor]) -> Result<Output> {
+    const PARAMS: [&str; 4] = [
+        "in_proj_weight",
+        "in_proj_bias",
+        "out_proj.weight",
+        "out_proj.bias",
+    ];
+    let slots = &a.0["slots"];
+    let index = |key: &str| slots.get(key).and_then(|i| i.as_u64()).map(|i| i as usize);
+    let query = &xs[0];
+    let cfg = MultiheadAttentionConfig {
+        dropout: 0.0,
+        bias: a.bool("bias"),
+        batch_first: a.bool("batch_first"),
+    };
+    let embed = query.dims().last().copied().unwrap_or(0);
+    let layer = MultiheadAttention::with_config(embed, a.usize("heads"), cfg, &Generator::new(0))?
+        .to(query.dtype(), Device::Cpu)?;
+    let present: Vec<(&str, usize)> = PARAMS
+        .into_iter()
+        .filter_map(|key| index(key).map(|i| (key, i)))
+        .collect();
+    let state: StateDict = present
+        .iter()
+        .map(|&(key, i)| (key.to_string(), xs[i].clone()))
+        .collect();
+    layer.load_state_dict(&state, true)?;
+    layer.eval();
+    // Self-attention passes the query tensor itself three times, as a user would.
+    let (key, value) = match (index("key"), index("value")) {
+        (Some(k), Some(v)) => (&xs[k], &xs[v]),
+        _ => (query, query),
+    };
+    let mask = |key: &str| index(key).map(|i| &xs[i]);
+    let out = layer.forward_qkv(
+        query,
+        key,
+        value,
+        mask("attn_mask"),
+        mask("key_padding_mask"),
+    )?;
+    let own: StateDict = layer.named_parameters().into_iter().collect();
+    let params = present
+        .iter()
+        .filter_map(|&(key, i)| own.get(key).map(|p| (i, p.clone())))
+        .collect();
+    Ok(Output {
+        outs: vec![out],
+        params,
+    })
 }
 
 /// A state-dict key of a layer and the input that fills it.
@@ -207,6 +263,7 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
         "cast" => one(x.to_dtype(a.dtype("to"))),
         "reshape" if a.bool("view") => one(x.view(a.ints("shape"))),
         "reshape" => one(x.reshape(a.ints("shape"))),
+        "flatten" if a.bool("all") => one(x.flatten_all()),
         "flatten" => one(x.flatten(a.isize("start"), a.isize("end"))),
         "squeeze" if a.has("dim") => one(x.squeeze(a.isize("dim"))),
         "squeeze" => one(x.squeeze_all()),
