@@ -100,9 +100,10 @@ def promote_first(run, args, xs):
 
 
 def contiguous_inputs(run, args, xs):
-    """PyTorch 1.13's CPU batch-norm backward reads a non-contiguous weight as if it were
-    contiguous, and gives wrong input gradients; its nll_loss backward refuses some strided
-    inputs ("grad_input must be contiguous"). Contiguous copies are the same function."""
+    """PyTorch 1.13's CPU batch-norm backward gives wrong input gradients for some strided
+    inputs (a non-contiguous weight in training mode, a transposed input in evaluation mode);
+    its nll_loss backward refuses some ("grad_input must be contiguous"). Contiguous copies are
+    the same function."""
     return as_list(run(args, [x.contiguous() for x in xs]))
 
 
@@ -239,10 +240,9 @@ FORWARD_RULES = [
 VALUE_RULES = [
     ("arange_i32_size", arange_sizes_differ, arange_i32_as_i64),
     (
-        "batch_norm_strided_weight",
-        lambda op, args, xs, msg: op == "batch_norm"
-        and args["affine"]
-        and not all(x.is_contiguous() for x in xs[1:]),
+        "batch_norm_strided",
+        lambda op, args, xs, msg: (op == "batch_norm" and not all(x.is_contiguous() for x in xs[1:]))
+        or (op in ("batch_norm_eval", "batch_norm_module") and not all(x.is_contiguous() for x in xs)),
         contiguous_inputs,
     ),
     ("var_without_dof", var_without_dof, var_detached_mean),
@@ -371,18 +371,21 @@ def make_case(d, name, index, tensors):
 # ---- the precise reference ---------------------------------------------------------------
 # PyTorch rounds in the op's dtype, sometimes more often than it must (f16/bf16 sums
 # accumulated in the low dtype, batch norm's and layer norm's gradients where the variance is
-# tiny). Where its answer is off the f64 answer, rounded to the same dtype, by more than the
-# tolerance, the file also holds that answer (NAME/ref_out{j}, NAME/ref_g{i}): Silica may match
-# either. The tolerances are those of crates/silica-nn/tests/differential/compare.rs.
+# tiny), and a result that cancels large terms carries rounding noise near the tolerance.
+# Where its answer is off the f64 answer, rounded to the same dtype, by more than a quarter of
+# the tolerance, the file also holds that answer (NAME/ref_out{j}, NAME/ref_g{i}): Silica may
+# match either (see crates/silica-nn/tests/differential/compare.rs, whose tolerances these are).
 
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 5e-5, torch.float16: 8e-3, torch.bfloat16: 4e-2}
+PRECISE_SHARE = 0.25
 
 
-def close(got, want):
+def close(got, want, share=1.0):
+    """`got` within `share` of the tolerance of `want` (NaN and inf exactly)."""
     g, w = got.double(), want.double()
     both_nan = torch.isnan(g) & torch.isnan(w)
     finite = torch.isfinite(g) & torch.isfinite(w)
-    near = (g - w).abs() <= TOLERANCE[want.dtype] * (1 + w.abs())
+    near = (g - w).abs() <= share * TOLERANCE[want.dtype] * (1 + w.abs())
     return bool((both_nan | (finite & near) | (~finite & (g == w))).all())
 
 
@@ -425,13 +428,13 @@ def precise_reference(name, op, run, rule, args, spec, bases, outs, weights, ten
     for j, (o, p) in enumerate(zip(outs, precise)):
         if o.is_floating_point() and p.is_floating_point() and o.shape == p.shape:
             p = p.detach().to(o.dtype)
-            if not close(o.detach(), p):
+            if not close(o.detach(), p, PRECISE_SHARE):
                 tensors[f"{name}/ref_out{j}"] = p
                 stored = True
     for i, (b, leaf) in enumerate(zip(bases, leaves)):
         if b.grad is not None and leaf.grad is not None:
             p = leaf.grad.to(b.grad.dtype)
-            if not close(b.grad, p):
+            if not close(b.grad, p, PRECISE_SHARE):
                 tensors[f"{name}/ref_g{i}"] = p
                 stored = True
     if stored:

@@ -586,6 +586,33 @@ def run_batch_norm_eval(a, xs):
     return F.batch_norm(xs[0], xs[1], xs[2], w, b, training=False, eps=a["eps"])
 
 
+def draw_batch_norm_module(d):
+    """A BatchNorm layer in training mode: its output and its running statistics after the
+    step (momentum None is the cumulative average over num_batches_tracked + 1 batches)."""
+    c = d.int(1, 3)
+    shape = [d.int(1, 3), c] + [d.int(1, 3) for _ in range(d.pick([0, 1, 2]))]
+    dt = d.pick(["f32", "f64"])
+    affine = d.chance(0.6)
+    ins = [
+        In(shape, dt, "finite"),
+        In([c], dt, "finite", grad=False, views=False),
+        In([c], dt, "pos", grad=False, views=False),
+        In([], "i64", "index", grad=False, lo=0, hi=4, views=False),
+    ]
+    if affine:
+        ins += [In([c], dt, "finite", views=False), In([c], dt, "finite", views=False)]
+    args = {"affine": affine, "eps": d.pick([1e-5, 1e-3]), "momentum": d.pick([0.1, 0.5, 1.0, None])}
+    return args, ins
+
+
+def run_batch_norm_module(a, xs):
+    x, rm, rv, count = xs[0], xs[1].clone(), xs[2].clone(), int(xs[3])
+    w, b = (xs[4], xs[5]) if a["affine"] else (None, None)
+    momentum = a["momentum"] if a["momentum"] is not None else 1.0 / (count + 1)
+    y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=momentum, eps=a["eps"])
+    return [y, rm, rv]
+
+
 def draw_mha(d):
     heads, head_dim = d.int(1, 2), d.int(1, 3)
     e = heads * head_dim
@@ -870,6 +897,7 @@ OPS = [
     ("layer_norm", 2, draw_layer_norm, run_layer_norm),
     ("batch_norm_eval", 1, draw_batch_norm_eval, run_batch_norm_eval),
     ("multihead_attention", 2, draw_mha, run_mha),
+    ("batch_norm_module", 1, draw_batch_norm_module, run_batch_norm_module),
     ("index_select", 2, draw_index_select, lambda a, xs: xs[0].index_select(a["dim"], xs[1])),
     ("gather", 2, draw_gather, lambda a, xs: xs[0].gather(a["dim"], xs[1])),
     ("scatter_add", 2, draw_scatter_add, lambda a, xs: xs[0].scatter_add(a["dim"], xs[1], xs[2])),

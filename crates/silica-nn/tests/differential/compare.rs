@@ -7,7 +7,8 @@
 //! than one.
 //!
 //! Where the case carries a precise reference (the f64 answer rounded to the dtype, stored
-//! because PyTorch's own answer is further from it than the tolerance), Silica may instead
+//! because PyTorch's own answer is further from it than a quarter of the tolerance), Silica
+//! may instead
 //! match that reference within the tolerance, or within [`AS_ACCURATE`] times PyTorch's
 //! largest error on the same tensor: a result that cancels large terms cannot be closer in f32
 //! than rounding allows, but it must be about as accurate as PyTorch's.

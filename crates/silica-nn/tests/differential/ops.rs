@@ -12,7 +12,7 @@ use silica_nn::nn::{
 };
 
 /// Every op of `fuzz.py`'s `OPS` table; the fixed-seed file must cover them all.
-pub const NAMES: [&str; 48] = [
+pub const NAMES: [&str; 49] = [
     "unary",
     "leaky_relu",
     "softplus",
@@ -51,6 +51,7 @@ pub const NAMES: [&str; 48] = [
     "layer_norm",
     "batch_norm_eval",
     "multihead_attention",
+    "batch_norm_module",
     "index_select",
     "gather",
     "scatter_add",
@@ -150,9 +151,41 @@ fn layer(name: &str, a: &Args, xs: &[Tensor]) -> Option<Result<Output>> {
             (layer, slots)
         }
         "multihead_attention" => return Some(attention(a, xs)),
+        "batch_norm_module" => return Some(batch_norm_step(a, xs)),
         _ => return None,
     };
     Some(module.and_then(|m| load_and_run(m.as_ref(), slots, xs, name == "batch_norm_eval")))
+}
+
+/// A `BatchNorm` layer's training step: inputs x, running mean, running variance,
+/// num_batches_tracked, then weight and bias; outputs y and the running statistics after it.
+fn batch_norm_step(a: &Args, xs: &[Tensor]) -> Result<Output> {
+    let momentum = a.0["momentum"].as_f64();
+    let cfg = BatchNormConfig {
+        eps: a.f64("eps"),
+        momentum,
+        affine: a.bool("affine"),
+        track_running_stats: true,
+    };
+    let (c, dtype) = (xs[1].dims()[0], xs[0].dtype());
+    let layer = if xs[0].rank() == 4 {
+        dynamic(BatchNorm2d::with_config(c, cfg).and_then(|l| l.to(dtype, Device::Cpu)))
+    } else {
+        dynamic(BatchNorm1d::with_config(c, cfg).and_then(|l| l.to(dtype, Device::Cpu)))
+    }?;
+    let slots: &[Slot] = &[
+        ("running_mean", 1),
+        ("running_var", 2),
+        ("num_batches_tracked", 3),
+        ("weight", 4),
+        ("bias", 5),
+    ];
+    let mut out = load_and_run(layer.as_ref(), slots, xs, false)?;
+    let buffers: StateDict = layer.named_buffers().into_iter().collect();
+    for key in ["running_mean", "running_var"] {
+        out.outs.push(buffers[key].clone());
+    }
+    Ok(out)
 }
 
 /// `MultiheadAttention` in evaluation mode: `args.slots` names the input of each of query, key,
