@@ -183,3 +183,167 @@ fn extremum_and_clamp_backward_select_rather_than_multiply() {
     let g = grad_of(&y, &x, &t(&[inf; 4], &[4]));
     assert_eq!(vals(&g), [0.0, 0.0, 0.0, inf]);
 }
+
+// ---- Found by the differential fuzzer's first sweeps (tools/golden/fuzz_sweep.sh). Expected
+// values are PyTorch 1.13's, except where rules.rs documents a departure.
+
+fn f64s(v: &[f64]) -> Tensor {
+    Tensor::from_slice(v, [v.len()], Device::Cpu).unwrap()
+}
+
+/// The gradient of `sum(f(x))` for a leaf `x` holding `v`.
+fn grad_sum(v: &[f64], f: impl Fn(&Tensor) -> silica_core::Result<Tensor>) -> Vec<f64> {
+    let x = f64s(v);
+    x.set_requires_grad(true).unwrap();
+    f(&x).unwrap().sum_all().unwrap().backward().unwrap();
+    x.grad().unwrap().to_vec::<f64>().unwrap()
+}
+
+fn same(got: &[f64], want: &[f64]) -> bool {
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| g == w || (g.is_nan() && w.is_nan()))
+}
+
+#[test]
+fn zero_dim_tensors_accept_dim_0_and_minus_1() {
+    let x = Tensor::from_slice(&[2.0f64], [], Device::Cpu).unwrap();
+    let item = |t: silica_core::Result<Tensor>| t.unwrap().to_f64_vec().unwrap();
+    assert_eq!(item(x.sum(0, false)), [2.0]);
+    assert_eq!(item(x.softmax(-1)), [1.0]);
+    assert_eq!(item(x.argmax(0, false)), [0.0]);
+    assert_eq!(item(x.transpose(0, -1)), [2.0]);
+    assert_eq!(item(x.squeeze(-1)), [2.0]);
+    assert_eq!(item(x.logsumexp(0, false)), [2.0]);
+    assert!(x.sum(1, false).is_err() && x.select(0, 0).is_err());
+    assert!(x.sum([0, -1], false).is_err(), "a repeated dim");
+}
+
+#[test]
+fn gradients_follow_pytorch_at_nan_inf_and_zero() {
+    let (nan, inf) = (f64::NAN, f64::INFINITY);
+    let cases: [(
+        &str,
+        &[f64],
+        fn(&Tensor) -> silica_core::Result<Tensor>,
+        &[f64],
+    ); 8] = [
+        (
+            "var with inf",
+            &[1.0, inf, 2.0],
+            |x| x.var(0, 1, false),
+            &[-inf, nan, -inf],
+        ),
+        (
+            "prod, two zeros",
+            &[2.0, 0.0, 3.0, 0.0],
+            |x| x.prod(0, false),
+            &[0.0; 4],
+        ),
+        (
+            "prod, one zero",
+            &[2.0, 0.0, 3.0, 4.0],
+            |x| x.prod(0, false),
+            &[0.0, 24.0, 0.0, 0.0],
+        ),
+        (
+            "prod, inf and zeros",
+            &[inf, 0.0, 3.0],
+            |x| x.prod(0, false),
+            &[0.0, inf, nan],
+        ),
+        (
+            "max_all with NaN",
+            &[1.0, nan, 2.0, nan],
+            |x| x.max_all(),
+            &[0.0, 0.5, 0.0, 0.5],
+        ),
+        ("rsqrt at -0", &[-0.0, 4.0], |x| x.rsqrt(), &[inf, -0.0625]),
+        (
+            "relu at NaN",
+            &[nan, -1.0, 2.0],
+            |x| x.relu(),
+            &[1.0, 0.0, 1.0],
+        ),
+        ("pow 0.5 is sqrt", &[4.0], |x| x.pow_scalar(0.5), &[0.25]),
+    ];
+    for (name, v, f, want) in cases {
+        let got = grad_sum(v, f);
+        assert!(same(&got, want), "{name}: {got:?}, expected {want:?}");
+    }
+    let p = f64s(&[f64::NEG_INFINITY, 4.0]).pow_scalar(0.5).unwrap();
+    assert!(
+        same(&p.to_vec::<f64>().unwrap(), &[nan, 2.0]),
+        "sqrt(-inf) is NaN"
+    );
+}
+
+#[test]
+fn scalars_fill_tensors_as_pytorch_converts_them() {
+    let u8s = |t: silica_core::Result<Tensor>| t.unwrap().to_vec::<u8>().unwrap();
+    assert_eq!(
+        u8s(Tensor::full([2], -1, DType::U8, Device::Cpu)),
+        [255, 255]
+    );
+    let zeros = Tensor::zeros([2], DType::U8, Device::Cpu).unwrap();
+    let mask = Tensor::from_slice(&[true, false], [2], Device::Cpu).unwrap();
+    assert_eq!(u8s(zeros.masked_fill(&mask, -3)), [253, 0]);
+    assert_eq!(u8s(zeros.clamp_max(-2)), [0, 0], "-2 is 254 in u8");
+    for bad in [f64::NAN, f64::INFINITY, 3e9] {
+        assert!(
+            Tensor::full([1], bad, DType::I32, Device::Cpu).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(Tensor::full([1], -1.5, DType::U8, Device::Cpu).is_err());
+    assert!(Tensor::full([1], 1e10, DType::F16, Device::Cpu).is_err());
+    // Subtracting a bool is refused, as in PyTorch; integer powers may be negative.
+    assert!(mask.sub(&mask).is_err() && zeros.to_dtype(DType::F32).unwrap().sub(&mask).is_err());
+    let ints = |v: &[i64]| Tensor::from_slice(v, [v.len()], Device::Cpu).unwrap();
+    let p = ints(&[2, -1, 1, 0]).pow(&ints(&[-1, -3, -2, -1])).unwrap();
+    assert_eq!(p.to_vec::<i64>().unwrap(), [0, -1, 1, 0]);
+    assert!(ints(&[2]).pow_scalar(-1).is_err());
+}
+
+#[test]
+fn integer_ranges_and_float_valued_ops_of_integers() {
+    let lin = Tensor::linspace(2.5, -3.0, 5, DType::I64, Device::Cpu).unwrap();
+    assert_eq!(lin.to_vec::<i64>().unwrap(), [2, 0, 0, -1, -3]);
+    let ar = Tensor::arange(0.5, 4.0, 1.5, DType::I64, Device::Cpu).unwrap();
+    assert_eq!(ar.to_vec::<i64>().unwrap(), [0, 1, 2, 3]);
+    assert!(Tensor::arange(0.0, 3.0, 0.5, DType::I32, Device::Cpu).is_err());
+    let ints = Tensor::from_slice(&[1i64, 2], [2], Device::Cpu).unwrap();
+    let lse = ints.logsumexp(0, false).unwrap();
+    assert_eq!(lse.dtype(), DType::F32);
+    assert!((lse.item::<f32>().unwrap() - 2.3132617).abs() < 1e-6);
+    let b = Tensor::from_slice(&[true, false], [2], Device::Cpu).unwrap();
+    assert_eq!(b.sign().unwrap().to_vec::<bool>().unwrap(), [true, false]);
+    assert_eq!(b.square().unwrap().to_vec::<i64>().unwrap(), [1, 0]);
+}
+
+#[test]
+fn shapes_at_the_edges() {
+    // masked_fill broadcasts like the out-of-place torch.masked_fill.
+    let one = Tensor::from_slice(&[1.0f32], [], Device::Cpu).unwrap();
+    let mask = Tensor::from_slice(&[true, false], [2], Device::Cpu).unwrap();
+    assert_eq!(vals(&one.masked_fill(&mask, 5.0).unwrap()), [5.0, 1.0]);
+    // A 1-D empty tensor joins a cat of any shape.
+    let e = Tensor::zeros([0], DType::F32, Device::Cpu).unwrap();
+    let m = Tensor::ones([2, 3], DType::F32, Device::Cpu).unwrap();
+    assert_eq!(Tensor::cat(&[&e, &m], 1).unwrap().dims(), &[2, 3]);
+    // Uneven adaptive pooling keeps an infinity (no 0 * inf).
+    let x = Tensor::from_slice(&[1.0f32, f32::INFINITY, 2.0], [1, 1, 1, 3], Device::Cpu).unwrap();
+    assert_eq!(
+        vals(&x.adaptive_avg_pool2d(1, 2).unwrap()),
+        [f32::INFINITY; 2]
+    );
+    // conv2d refuses an empty image; batch norm refuses one value per channel.
+    let w = Tensor::ones([1, 1, 1, 1], DType::F32, Device::Cpu).unwrap();
+    let empty = Tensor::zeros([1, 1, 0, 2], DType::F32, Device::Cpu).unwrap();
+    let cfg = silica_core::Conv2dConfig::default().with_padding(1);
+    assert!(empty.conv2d(&w, None, &cfg).is_err());
+    let single = Tensor::ones([1, 3], DType::F32, Device::Cpu).unwrap();
+    assert!(single.batch_norm_train(None, None, 1e-5).is_err());
+}

@@ -438,3 +438,25 @@ fn errors() {
         }
     }
 }
+
+/// Found by the differential fuzzer: a query whose every key is masked gives NaN, and so do the
+/// gradients through it, as in PyTorch, which adds a bool mask as 0 / -inf (a `where` would
+/// give those gradients 0 and hide the NaN output from the parameters).
+#[test]
+fn a_fully_masked_row_is_nan_with_nan_gradients() -> Result<()> {
+    let attn = mha(true, DType::F64);
+    let q = Tensor::randn([1, 2, 8], DType::F64, Device::Cpu)?;
+    let kv = Tensor::randn([1, 2, 8], DType::F64, Device::Cpu)?;
+    q.set_requires_grad(true)?;
+    // Query 0 sees no key; query 1 sees both.
+    let mask = Tensor::from_slice(&[true, true, false, false], [2, 2], Device::Cpu)?;
+    let y = attn.forward_qkv(&q, &kv, &kv, Some(&mask), None)?;
+    let rows = y.to_vec::<f64>()?;
+    assert!(rows[..8].iter().all(|v| v.is_nan()) && rows[8..].iter().all(|v| v.is_finite()));
+    // The query reaches the output only through the scores, which the mask replaced.
+    y.sum_all()?.backward()?;
+    let g = q.grad().expect("a gradient").to_vec::<f64>()?;
+    assert!(g[..8].iter().all(|v| v.is_nan()), "{g:?}");
+    assert!(g[8..].iter().all(|v| v.is_finite()), "{g:?}");
+    Ok(())
+}

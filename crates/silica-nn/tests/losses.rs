@@ -432,3 +432,36 @@ fn all_ignored_mean_has_a_zero_gradient() {
     loss.backward().unwrap();
     assert_eq!(x.grad().unwrap().to_vec::<f32>().unwrap(), [0.0; 6]);
 }
+
+/// Found by the differential fuzzer: an infinite error or logit gives the loss's limit and
+/// finite gradients (PyTorch's huber and smooth L1 gradients are ±delta and ±1 there; its
+/// bce_with_logits is NaN at an infinite logit, see the fuzzer's rule `bce_logits_limit`).
+#[test]
+fn infinite_inputs_give_limits_not_nan() {
+    let inf = f32::INFINITY;
+    let grad_of = |f: &dyn Fn(&Tensor) -> Result<Tensor>| {
+        let x = Tensor::from_slice(&[inf, -inf, 0.5], [3], Device::Cpu).unwrap();
+        x.set_requires_grad(true).unwrap();
+        let loss = f(&x).unwrap();
+        loss.backward().unwrap();
+        (
+            loss.item::<f32>().unwrap(),
+            x.grad().unwrap().to_vec::<f32>().unwrap(),
+        )
+    };
+    let zeros = Tensor::zeros([3], DType::F32, Device::Cpu).unwrap();
+    let (loss, g) = grad_of(&|x| huber_loss(x, &zeros, 1.0, Reduction::Sum));
+    assert_eq!((loss, g), (inf, vec![1.0, -1.0, 0.5]));
+    let (loss, g) = grad_of(&|x| smooth_l1_loss(x, &zeros, 0.5, Reduction::Sum));
+    assert_eq!((loss, g), (inf, vec![1.0, -1.0, 1.0]));
+    let t = Tensor::from_slice(&[0.0f32, 1.0, 1.0], [3], Device::Cpu).unwrap();
+    let sum = BceWithLogitsOptions {
+        reduction: Reduction::Sum,
+        ..Default::default()
+    };
+    let (loss, g) = grad_of(&|x| bce_with_logits(x, &t, &sum));
+    assert_eq!(loss, inf, "a confident wrong answer costs infinity");
+    let sigmoid_half = 1.0 / (1.0 + (-0.5f32).exp());
+    assert_eq!(g[..2], [1.0, -1.0]);
+    assert!((g[2] - (sigmoid_half - 1.0)).abs() < 1e-6, "{}", g[2]);
+}
