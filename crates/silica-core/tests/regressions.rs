@@ -199,6 +199,14 @@ fn grad_sum(v: &[f64], f: impl Fn(&Tensor) -> silica_core::Result<Tensor>) -> Ve
     x.grad().unwrap().to_vec::<f64>().unwrap()
 }
 
+/// A name, the input, the function, and the gradient of its sum.
+type GradCase<'a> = (
+    &'a str,
+    &'a [f64],
+    fn(&Tensor) -> silica_core::Result<Tensor>,
+    &'a [f64],
+);
+
 fn same(got: &[f64], want: &[f64]) -> bool {
     got.len() == want.len()
         && got
@@ -224,12 +232,7 @@ fn zero_dim_tensors_accept_dim_0_and_minus_1() {
 #[test]
 fn gradients_follow_pytorch_at_nan_inf_and_zero() {
     let (nan, inf) = (f64::NAN, f64::INFINITY);
-    let cases: [(
-        &str,
-        &[f64],
-        fn(&Tensor) -> silica_core::Result<Tensor>,
-        &[f64],
-    ); 8] = [
+    let cases: [GradCase<'_>; 8] = [
         (
             "var with inf",
             &[1.0, inf, 2.0],
