@@ -201,6 +201,16 @@ pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + fmt::Display +
     fn to_f64(self) -> f64;
     /// Converts from f64, rounding as `as` casts do (saturating for integers).
     fn from_f64(v: f64) -> Self;
+    /// Converts from i64 as `as` casts do (wrapping for narrower integers), exactly for I64.
+    fn from_i64(v: i64) -> Self;
+    /// Converts a scalar: integers through [`Element::from_i64`], so an I64 keeps every bit.
+    fn from_scalar(s: crate::Scalar) -> Self {
+        match s {
+            crate::Scalar::Int(i) => Self::from_i64(i),
+            crate::Scalar::Bool(b) => Self::from_i64(b as i64),
+            crate::Scalar::Float(f) => Self::from_f64(f),
+        }
+    }
     /// Wraps a vector of this type as host data.
     fn into_host(v: Vec<Self>) -> crate::HostData;
     /// Borrows host data as a slice of this type, if the dtype matches.
@@ -210,9 +220,14 @@ pub trait Element: Copy + Send + Sync + PartialOrd + fmt::Debug + fmt::Display +
 }
 
 macro_rules! impl_element {
-    ($t:ty, $dtype:ident, $to:expr, $from:expr) => {
+    ($t:ty, $dtype:ident, $to:expr, $from:expr, $from_int:expr) => {
         impl Element for $t {
             const DTYPE: DType = DType::$dtype;
+            #[inline(always)]
+            fn from_i64(v: i64) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                ($from_int)(v)
+            }
             #[inline(always)]
             fn to_f64(self) -> f64 {
                 #[allow(clippy::redundant_closure_call)]
@@ -242,20 +257,36 @@ macro_rules! impl_element {
     };
 }
 
-impl_element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
-impl_element!(f64, F64, |x: f64| x, |v: f64| v);
+impl_element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, |v: i64| v
+    as f32);
+impl_element!(f64, F64, |x: f64| x, |v: f64| v, |v: i64| v as f64);
 // Through f32, as PyTorch converts doubles to half types (`half`'s direct f64 conversions drop
 // the low mantissa bits before rounding, and round ties differently from the f32 route).
-impl_element!(f16, F16, |x: f16| x.to_f64(), |v: f64| f16::from_f32(
-    v as f32
-));
-impl_element!(bf16, BF16, |x: bf16| x.to_f64(), |v: f64| bf16::from_f32(
-    v as f32
-));
-impl_element!(i32, I32, |x: i32| x as f64, |v: f64| v as i32);
-impl_element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64);
-impl_element!(u8, U8, |x: u8| x as f64, |v: f64| v as u8);
-impl_element!(bool, Bool, |x: bool| x as u8 as f64, |v: f64| v != 0.0);
+impl_element!(
+    f16,
+    F16,
+    |x: f16| x.to_f64(),
+    |v: f64| f16::from_f32(v as f32),
+    |v: i64| f16::from_f32(v as f32)
+);
+impl_element!(
+    bf16,
+    BF16,
+    |x: bf16| x.to_f64(),
+    |v: f64| bf16::from_f32(v as f32),
+    |v: i64| bf16::from_f32(v as f32)
+);
+impl_element!(i32, I32, |x: i32| x as f64, |v: f64| v as i32, |v: i64| v
+    as i32);
+impl_element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, |v: i64| v);
+impl_element!(u8, U8, |x: u8| x as f64, |v: f64| v as u8, |v: i64| v as u8);
+impl_element!(
+    bool,
+    Bool,
+    |x: bool| x as u8 as f64,
+    |v: f64| v != 0.0,
+    |v: i64| v != 0
+);
 
 #[cfg(test)]
 mod tests {

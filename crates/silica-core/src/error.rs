@@ -36,6 +36,14 @@ pub enum Error {
         expected: String,
     },
 
+    /// A dtype the device does not store or compute, e.g. F64 on Metal.
+    #[error("{op}: dtype {dtype} is not supported on {device}")]
+    UnsupportedDtype {
+        op: &'static str,
+        dtype: DType,
+        device: Device,
+    },
+
     /// Operands on different devices.
     #[error("{op}: expected all tensors on one device, got {lhs} and {rhs}")]
     DeviceMismatch {

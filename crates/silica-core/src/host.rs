@@ -47,6 +47,11 @@ impl HostData {
         match_host!(self, v => v[i].to_f64())
     }
 
+    /// `values` converted to `dtype` as `as` casts do (for building creation ops on the host).
+    pub fn from_f64s(dtype: DType, values: &[f64]) -> HostData {
+        dispatch_dtype!(dtype, T => T::into_host(values.iter().map(|&v| T::from_f64(v)).collect()))
+    }
+
     /// Converts every element to f64.
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match_host!(self, v => v.iter().map(|x| x.to_f64()).collect())

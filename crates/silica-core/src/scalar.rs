@@ -22,48 +22,73 @@ impl Scalar {
         }
     }
 
-    /// The value that a tensor of `dtype` filled with this scalar holds, with PyTorch's
-    /// `checked_convert` rules: a float is truncated toward zero for an integer dtype; an integer
-    /// wraps into U8 when its magnitude fits (-1 is 255); any value is true or false for Bool;
-    /// a value out of the dtype's range (NaN or an infinity for an integer dtype, 1e10 for F16)
-    /// is an error naming `op`.
+    /// This scalar as a tensor of `dtype` stores it, with PyTorch's `checked_convert` rules:
+    /// a float is truncated toward zero for an integer dtype; an integer wraps into U8 when its
+    /// magnitude fits (-1 is 255); any value is true or false for Bool; a value out of the
+    /// dtype's range (NaN or an infinity for an integer dtype, 1e10 for F16) is an error naming
+    /// `op`. Integers stay exact: an I64 fill of `i64::MAX` holds `i64::MAX`.
     ///
     /// # Examples
     ///
     /// ```
     /// use silica_core::{DType, Scalar};
-    /// assert_eq!(Scalar::Int(-1).to_dtype_value(DType::U8, "full").unwrap(), 255.0);
-    /// assert_eq!(Scalar::Float(-2.7).to_dtype_value(DType::I32, "full").unwrap(), -2.0);
-    /// assert!(Scalar::Float(f64::NAN).to_dtype_value(DType::I64, "full").is_err());
+    /// assert_eq!(Scalar::Int(-1).cast_checked(DType::U8, "full").unwrap(), Scalar::Int(255));
+    /// assert_eq!(Scalar::Float(-2.7).cast_checked(DType::I32, "full").unwrap(), Scalar::Int(-2));
+    /// assert!(Scalar::Float(f64::NAN).cast_checked(DType::I64, "full").is_err());
     /// ```
-    pub fn to_dtype_value(self, dtype: DType, op: &'static str) -> Result<f64> {
+    pub fn cast_checked(self, dtype: DType, op: &'static str) -> Result<Scalar> {
         let v = self.to_f64();
+        let overflow = || {
+            Error::invalid(
+                op,
+                format!("value {v} cannot be converted to {dtype} without overflow"),
+            )
+        };
         let (lo, hi) = match dtype {
-            DType::Bool => return Ok(if v != 0.0 { 1.0 } else { 0.0 }),
-            DType::F64 => return Ok(v),
+            DType::Bool => return Ok(Scalar::Bool(v != 0.0)),
+            DType::F64 => return Ok(Scalar::Float(v)),
             DType::F32 => (f32::MIN as f64, f32::MAX as f64),
             DType::F16 => (half::f16::MIN.to_f64(), half::f16::MAX.to_f64()),
             DType::BF16 => (half::bf16::MIN.to_f64(), half::bf16::MAX.to_f64()),
             DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+            // 2^63 itself is out of range; i64::MAX as f64 rounds up to it.
             DType::I64 => (i64::MIN as f64, i64::MAX as f64),
             DType::U8 => (-255.0, 255.0),
         };
-        let fits = match self {
-            Scalar::Float(f) if dtype.is_float() => !f.is_finite() || (lo..=hi).contains(&f),
-            Scalar::Float(f) if dtype == DType::U8 => (0.0..=hi).contains(&f),
-            _ => (lo..=hi).contains(&v),
-        };
-        if !fits {
-            return Err(Error::invalid(
-                op,
-                format!("value {v} cannot be converted to {dtype} without overflow"),
-            ));
+        match self {
+            Scalar::Float(f) if dtype.is_float() => {
+                if f.is_finite() && !(lo..=hi).contains(&f) {
+                    return Err(overflow());
+                }
+                Ok(Scalar::Float(f))
+            }
+            Scalar::Float(f) => {
+                let lo = if dtype == DType::U8 { 0.0 } else { lo };
+                let below_max = if dtype == DType::I64 { f < hi } else { f <= hi };
+                if !(f >= lo && below_max) {
+                    return Err(overflow());
+                }
+                Ok(Scalar::Int(f.trunc() as i64))
+            }
+            Scalar::Int(i) if dtype.is_int() => {
+                let fits = match dtype {
+                    DType::U8 => (-255..=255).contains(&i),
+                    DType::I32 => i32::try_from(i).is_ok(),
+                    _ => true,
+                };
+                if !fits {
+                    return Err(overflow());
+                }
+                Ok(Scalar::Int(wrap(i, dtype)))
+            }
+            Scalar::Bool(b) if dtype.is_int() => Ok(Scalar::Int(b as i64)),
+            _ => {
+                if !(lo..=hi).contains(&v) {
+                    return Err(overflow());
+                }
+                Ok(Scalar::Float(v))
+            }
         }
-        Ok(match dtype {
-            DType::U8 => v.trunc() as i64 as u8 as f64,
-            d if d.is_int() => v.trunc(),
-            _ => v,
-        })
     }
 
     /// The dtype this scalar has when it takes part in promotion.
@@ -115,5 +140,14 @@ impl From<u8> for Scalar {
 impl From<bool> for Scalar {
     fn from(v: bool) -> Self {
         Scalar::Bool(v)
+    }
+}
+
+/// `v` as an integer dtype stores it (U8 wraps).
+fn wrap(v: i64, dtype: DType) -> i64 {
+    match dtype {
+        DType::U8 => v as u8 as i64,
+        DType::I32 => v as i32 as i64,
+        _ => v,
     }
 }

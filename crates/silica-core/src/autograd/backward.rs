@@ -39,6 +39,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let (a, b) = binary(*op, lhs, rhs, g)?;
             vec![a, b]
         }
+        Op::BinaryScalar { x, op, s } => vec![binary_scalar(*op, x, *s, g)?],
         Op::Where { cond, .. } => {
             let zero = scalar_zero(g)?;
             vec![
@@ -317,6 +318,26 @@ fn binary(
         }
         _ => (None, None),
     })
+}
+
+/// d/dx op(x, s) · g for a scalar `s`.
+fn binary_scalar(op: BinaryOp, x: &Tensor, s: crate::Scalar, g: &Tensor) -> Result<Option<Tensor>> {
+    Ok(Some(match op {
+        BinaryOp::Add | BinaryOp::Sub => g.clone(),
+        BinaryOp::Mul => g.mul_scalar(s)?,
+        BinaryOp::Div => g.div_scalar(s)?,
+        // s x^(s-1), 0 for s = 0 (no NaN from 0^-1), as PyTorch's pow_backward.
+        BinaryOp::Pow if s.to_f64() == 0.0 => g.zeros_like()?,
+        BinaryOp::Pow => {
+            let e = s.to_f64();
+            g.mul(&x.pow_scalar(e - 1.0)?.mul_scalar(e)?)?
+        }
+        BinaryOp::Maximum | BinaryOp::Minimum => {
+            let rhs = Tensor::filled((), s, x.dtype(), x.device())?.broadcast_to(x.shape())?;
+            return Ok(binary(op, x, &rhs, g)?.0);
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// The gradient of a product over `dims`: each element gets `g` times the product of the

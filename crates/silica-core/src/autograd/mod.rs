@@ -13,7 +13,7 @@ mod gradcheck;
 pub use gradcheck::{gradcheck, GradcheckOptions};
 
 use crate::backend::{BinaryOp, Conv2dParams, Pool2dParams, UnaryOp};
-use crate::{Error, Result, Tensor, TensorId};
+use crate::{Error, Result, Scalar, Tensor, TensorId};
 use std::cell::Cell;
 use std::collections::HashMap;
 
@@ -59,6 +59,12 @@ pub(crate) enum Op {
         lhs: Tensor,
         rhs: Tensor,
         op: BinaryOp,
+    },
+    /// `op(x, s)` with a scalar right operand.
+    BinaryScalar {
+        x: Tensor,
+        op: BinaryOp,
+        s: Scalar,
     },
     Where {
         cond: Tensor,
@@ -159,6 +165,7 @@ impl Op {
             | Op::Narrow { x, .. }
             | Op::Embed { x, .. }
             | Op::Unary { x, .. }
+            | Op::BinaryScalar { x, .. }
             | Op::Sum { x, .. }
             | Op::Prod { x, .. }
             | Op::Extremum { x, .. }
@@ -482,7 +489,7 @@ impl std::fmt::Debug for Op {
             Op::Narrow { .. } => "narrow",
             Op::Embed { .. } => "embed",
             Op::Unary { op, .. } => op.name(),
-            Op::Binary { op, .. } => op.name(),
+            Op::Binary { op, .. } | Op::BinaryScalar { op, .. } => op.name(),
             Op::Where { .. } => "where",
             Op::Sum { .. } => "sum",
             Op::Prod { .. } => "prod",

@@ -20,7 +20,7 @@ mod registry;
 pub use ops::{AdamStep, BinaryOp, Conv2dParams, Distribution, Pool2dParams, ReduceOp, UnaryOp};
 pub use registry::{get, register};
 
-use crate::{DType, Device, Error, HostData, Layout, Result};
+use crate::{DType, Device, Error, HostData, Layout, Result, Scalar};
 use std::any::Any;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,6 +76,28 @@ pub trait DeviceBackend: Send + Sync + Debug {
     /// A human-readable description, e.g. `cpu (2 threads)`.
     fn describe(&self) -> String;
 
+    /// True when this device stores and computes `dtype` (all of them by default; Metal has
+    /// no F64). The tensor layer refuses the others with [`Error::UnsupportedDtype`] wherever a
+    /// tensor of a new dtype would appear on the device, and the conformance suite checks only
+    /// these.
+    fn supports(&self, dtype: DType) -> bool {
+        let _ = dtype;
+        true
+    }
+
+    /// Fails with [`Error::UnsupportedDtype`] unless this device supports `dtype`.
+    fn check_dtype(&self, op: &'static str, dtype: DType) -> Result<()> {
+        if self.supports(dtype) {
+            Ok(())
+        } else {
+            Err(Error::UnsupportedDtype {
+                op,
+                dtype,
+                device: self.device(),
+            })
+        }
+    }
+
     /// Total device memory in bytes, where known.
     fn total_memory(&self) -> Option<usize> {
         None
@@ -87,6 +109,14 @@ pub trait DeviceBackend: Send + Sync + Debug {
     /// Copies the elements of `src`, in row-major order, to the host. Waits for all work that
     /// produces them, and reports any error raised by earlier device work.
     fn to_host(&self, src: View<'_>) -> Result<HostData>;
+
+    /// Copies the elements of `src`, in row-major order, into a new buffer on `target` (another
+    /// device). The default goes through the host: this device's `to_host`, which waits, then
+    /// `target.upload`. A backend may override it with a direct copy, peer to peer or
+    /// asynchronous through pinned memory.
+    fn copy_to(&self, src: View<'_>, target: &dyn Backend) -> Result<BufferBox> {
+        target.upload(self.to_host(src)?)
+    }
 
     /// Waits until all queued work has finished, and reports any error it raised.
     fn synchronize(&self) -> Result<()>;
@@ -105,8 +135,9 @@ pub trait DeviceBackend: Send + Sync + Debug {
 
 /// The primitive ops every backend implements, and the optional fused ones.
 pub trait Kernels: DeviceBackend {
-    /// `len` elements of `dtype`, each equal to `value` (cast as `as` casts do).
-    fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox>;
+    /// `len` elements of `dtype`, each equal to `value` (cast as `as` casts do: an integer
+    /// scalar wraps into a narrower integer dtype, and stays exact in I64).
+    fn fill(&self, dtype: DType, len: usize, value: Scalar) -> Result<BufferBox>;
 
     /// `len` random elements of `dtype` from `dist`, from the Philox stream `seed` starting at
     /// block `offset` (see [`crate::rng`] for the exact mapping, which every backend shares).
@@ -132,6 +163,18 @@ pub trait Kernels: DeviceBackend {
     /// Elementwise `op(lhs, rhs)`. Both have the same shape (broadcast by stride 0) and dtype;
     /// the output has that dtype, or Bool for comparisons and logical ops.
     fn binary(&self, op: BinaryOp, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox>;
+
+    /// Elementwise `op(lhs, rhs)` with a scalar right operand: the output has `lhs`'s dtype, or
+    /// Bool for comparisons and logical ops. The tensor layer has already cast `lhs` to the
+    /// promoted dtype and converted the scalar as a fill would (see [`Kernels::fill`]).
+    /// Optional: the default fills a one-element buffer and broadcasts it through
+    /// [`Kernels::binary`].
+    fn binary_scalar(&self, op: BinaryOp, lhs: View<'_>, rhs: Scalar) -> Result<BufferBox> {
+        let one = self.fill(lhs.dtype(), 1, rhs)?;
+        let dims = lhs.dims();
+        let layout = Layout::new(dims.into(), vec![0; dims.len()], 0);
+        self.binary(op, lhs, View::new(&*one, &layout))
+    }
 
     /// `cond ? on_true : on_false` elementwise; `cond` is Bool, the others share a dtype, all
     /// share a shape.

@@ -12,7 +12,7 @@ use crate::backend::{
     BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
     MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
 };
-use crate::{DType, Device, Error, HostData, Layout, Result};
+use crate::{DType, Device, Error, HostData, Layout, Result, Scalar};
 use std::any::Any;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,6 +27,8 @@ pub struct AsyncCpuBackend {
     /// The first error raised by a job since the last synchronisation.
     error: Arc<Mutex<Option<Error>>>,
     memory: MemoryCounters,
+    /// Dtypes this device refuses, to stand in for a device like Metal (no F64).
+    unsupported: &'static [DType],
 }
 
 /// The result slot of one job: empty until the job has run.
@@ -100,6 +102,12 @@ fn view_of<'a>(c: &'a Captured, b: &'a CpuBuffer) -> View<'a> {
 impl AsyncCpuBackend {
     /// Starts the worker thread and registers the device; returns its [`Device::Custom`].
     pub fn register() -> Device {
+        Self::register_without(&[])
+    }
+
+    /// Like [`AsyncCpuBackend::register`], for a device that refuses the `unsupported`
+    /// dtypes, as Metal refuses F64.
+    pub fn register_without(unsupported: &'static [DType]) -> Device {
         crate::backend::register(|device| {
             let (tx, rx) = channel::<Job>();
             std::thread::Builder::new()
@@ -121,6 +129,7 @@ impl AsyncCpuBackend {
                 queue: Mutex::new(tx),
                 error: Arc::new(Mutex::new(None)),
                 memory: MemoryCounters::default(),
+                unsupported,
             })
         })
     }
@@ -267,6 +276,10 @@ impl DeviceBackend for AsyncCpuBackend {
         "async fake device (CPU kernels on a worker thread)".into()
     }
 
+    fn supports(&self, dtype: DType) -> bool {
+        !self.unsupported.contains(&dtype)
+    }
+
     fn upload(&self, data: HostData) -> Result<BufferBox> {
         let (dtype, len) = (data.dtype(), data.len());
         self.launch(dtype, len, vec![], move |_, _| Ok(CpuBuffer::boxed(data)))
@@ -302,7 +315,7 @@ fn n(l: &Layout) -> usize {
 }
 
 impl Kernels for AsyncCpuBackend {
-    fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox> {
+    fn fill(&self, dtype: DType, len: usize, value: Scalar) -> Result<BufferBox> {
         self.launch(dtype, len, vec![], move |cpu, _| {
             cpu.fill(dtype, len, value)
         })

@@ -29,11 +29,19 @@ const DTYPES: [(DType, f64); 4] = [
     (DType::BF16, 5e-2),
 ];
 
-/// Runs every conformance case on `device`. The error lists every failing case.
+/// Runs every conformance case on `device`, in each dtype it supports. The error lists every
+/// failing case.
+///
+/// The memory check reads the device's counters, so it must not share them with other work:
+/// call `run_all` from a test binary of its own (or on a device registered for it).
 pub fn run_all(device: Device) -> Result<()> {
+    let backend = device_backend(device)?;
     let mut failures = Vec::new();
     for case in CASES {
-        for &(dtype, tol) in DTYPES.iter().filter(|(d, _)| case.dtypes.contains(d)) {
+        let dtypes = DTYPES
+            .iter()
+            .filter(|(d, _)| case.dtypes.contains(d) && backend.supports(*d));
+        for &(dtype, tol) in dtypes {
             for strided in [false, true] {
                 if let Err(e) = check_case(case, device, dtype, tol, strided) {
                     failures.push(format!(
@@ -47,6 +55,7 @@ pub fn run_all(device: Device) -> Result<()> {
     }
     for (name, check) in [
         ("random", check_random as fn(Device) -> Result<()>),
+        ("dtypes", check_dtypes),
         ("errors", check_errors),
         ("memory", check_memory),
         ("assign", check_assign),
@@ -177,7 +186,11 @@ fn check_case(case: &Case, device: Device, dtype: DType, tol: f64, strided: bool
 
 /// The same seed gives the same numbers as on the CPU.
 fn check_random(device: Device) -> Result<()> {
-    for dtype in [DType::F32, DType::F64] {
+    let backend = device_backend(device)?;
+    for dtype in [DType::F32, DType::F64]
+        .into_iter()
+        .filter(|&d| backend.supports(d))
+    {
         let a = Generator::new(42).randn([1001], dtype, device)?;
         let b = Generator::new(42).randn([1001], dtype, Device::Cpu)?;
         compare(&format!("randn {dtype}"), &a, &b, 1e-6)?;
@@ -188,6 +201,46 @@ fn check_random(device: Device) -> Result<()> {
     let a = Generator::new(1).randint(-5, 5, [99], DType::I64, device)?;
     let b = Generator::new(1).randint(-5, 5, [99], DType::I64, Device::Cpu)?;
     compare("randint", &a, &b, 0.0)
+}
+
+/// Every dtype the device does not support is refused, with an error that names it, wherever
+/// a tensor of it would appear: created, uploaded, cast or moved there.
+fn check_dtypes(device: Device) -> Result<()> {
+    let backend = device_backend(device)?;
+    let all = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I32,
+        DType::I64,
+        DType::U8,
+        DType::Bool,
+    ];
+    for dtype in all.into_iter().filter(|&d| !backend.supports(d)) {
+        let host = Tensor::zeros([2], dtype, Device::Cpu)?;
+        let attempts = [
+            ("zeros", Tensor::zeros([2], dtype, device)),
+            ("to_device", host.to_device(device)),
+            (
+                "to_dtype",
+                Tensor::zeros([2], DType::F32, device)?.to_dtype(dtype),
+            ),
+            ("from_host", Tensor::from_host(host.to_host()?, [2], device)),
+        ];
+        for (what, outcome) in attempts {
+            match outcome {
+                Err(Error::UnsupportedDtype { dtype: d, .. }) if d == dtype => {}
+                other => {
+                    return Err(Error::invalid(
+                        "backendtest",
+                        format!("{what} of unsupported {dtype}: {other:?}"),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A kernel error (an index out of bounds) surfaces at the op or at the next read, and the

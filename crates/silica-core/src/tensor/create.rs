@@ -47,6 +47,7 @@ impl Tensor {
             ));
         }
         let backend = get(device)?;
+        backend.check_dtype("from_vec", data.dtype())?;
         let buf = backend.upload(data)?;
         Ok(Tensor::from_buffer(backend, buf, shape, None))
     }
@@ -57,7 +58,7 @@ impl Tensor {
     }
 
     /// A tensor of `shape` filled with `value`, converted to `dtype` as
-    /// [`Scalar::to_dtype_value`] does (so a value out of the dtype's range is an error).
+    /// [`Scalar::cast_checked`] does (so a value out of the dtype's range is an error).
     ///
     /// # Examples
     ///
@@ -73,7 +74,7 @@ impl Tensor {
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
-        let value = value.into().to_dtype_value(dtype, "full")?;
+        let value = value.into().cast_checked(dtype, "full")?;
         Tensor::filled(shape, value, dtype, device)
     }
 
@@ -81,14 +82,15 @@ impl Tensor {
     /// (no range check: the caller's value fits, or an op means to wrap or round it).
     pub(crate) fn filled(
         shape: impl Into<Shape>,
-        value: f64,
+        value: impl Into<Scalar>,
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
         let shape = shape.into();
         let n = shape.checked_elem_count("full")?;
         let backend = get(device)?;
-        let buf = backend.fill(dtype, n, value)?;
+        backend.check_dtype("full", dtype)?;
+        let buf = backend.fill(dtype, n, value.into())?;
         Ok(Tensor::from_buffer(backend, buf, shape, None))
     }
 
@@ -166,7 +168,7 @@ impl Tensor {
         }
         let n = ((end - start) / step).ceil().max(0.0) as usize;
         let v: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
-        Tensor::from_vec(v, [n], device)?.to_dtype(dtype)
+        Tensor::from_host(HostData::from_f64s(dtype, &v), [n], device)
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive, as `torch.linspace` (an
@@ -202,7 +204,7 @@ impl Tensor {
                     .collect()
             }
         };
-        Tensor::from_vec(v, [steps], device)?.to_dtype(dtype)
+        Tensor::from_host(HostData::from_f64s(dtype, &v), [steps], device)
     }
 
     /// The `n x n` identity matrix.
@@ -211,7 +213,7 @@ impl Tensor {
         for i in 0..n {
             v[i * n + i] = 1.0;
         }
-        Tensor::from_vec(v, [n, n], device)?.to_dtype(dtype)
+        Tensor::from_host(HostData::from_f64s(dtype, &v), [n, n], device)
     }
 
     /// Uniform samples on `[0, 1)` from the default generator (see [`crate::manual_seed`]).
@@ -248,6 +250,7 @@ impl Generator {
         let shape = shape.into();
         let n = shape.checked_elem_count("rand")?;
         let backend = get(device)?;
+        backend.check_dtype("rand", dtype)?;
         let (seed, offset) = self.take(blocks_needed(dist, dtype, n));
         let buf = backend.random(dist, dtype, n, seed, offset)?;
         Ok(Tensor::from_buffer(backend, buf, shape, None))

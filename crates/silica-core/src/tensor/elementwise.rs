@@ -176,7 +176,7 @@ impl Tensor {
         // An integer bound converts to an integer dtype as a fill would (-2 is 254 in U8).
         let bound = |b: Option<Scalar>, none: f64| match b {
             None => Ok(none),
-            Some(b) if dtype.is_int() => b.to_dtype_value(dtype, "clamp"),
+            Some(b) if dtype.is_int() => Ok(b.cast_checked(dtype, "clamp")?.to_f64()),
             Some(b) => Ok(b.to_f64()),
         };
         x.unary_op(UnaryOp::Clamp {
@@ -270,15 +270,25 @@ impl Tensor {
                 _ => {}
             }
         }
-        let rhs = match s {
-            // An integer scalar wraps into an integer dtype (u8 * -1 multiplies by 255), as in
-            // PyTorch.
-            Scalar::Int(i) if dtype.is_int() => {
-                Tensor::scalar(i, self.device())?.to_dtype(dtype)?
-            }
-            _ => Tensor::filled((), s.to_f64(), dtype, self.device())?,
+        // The backend gets the scalar itself; an integer scalar wraps into an integer dtype
+        // (u8 * -1 multiplies by 255), as in PyTorch.
+        let x = if op.is_predicate() {
+            crate::autograd::no_grad_scope(|| self.to_dtype(dtype))?
+        } else {
+            self.to_dtype(dtype)?
         };
-        self.binary_in(op, &rhs, dtype)
+        let buf = x.backend().binary_scalar(op, x.as_view(), s)?;
+        let rec = if op.is_predicate() || !dtype.is_float() {
+            None
+        } else {
+            record(&[&x], || Op::BinaryScalar { x: x.clone(), op, s })
+        };
+        Ok(Tensor::from_buffer(
+            x.backend().clone(),
+            buf,
+            x.shape().clone(),
+            rec,
+        ))
     }
 
     /// `self + rhs`, broadcasting.
@@ -464,7 +474,7 @@ impl Tensor {
     /// `value` where `mask` (Bool) is true, else `self`, in this tensor's dtype. As the
     /// out-of-place `torch.masked_fill`, the result has the broadcast shape of both.
     pub fn masked_fill(&self, mask: &Tensor, value: impl Into<Scalar>) -> Result<Tensor> {
-        let value = value.into().to_dtype_value(self.dtype(), "masked_fill")?;
+        let value = value.into().cast_checked(self.dtype(), "masked_fill")?;
         let fill = Tensor::filled((), value, self.dtype(), self.device())?;
         mask.where_cond(&fill, self)
     }

@@ -2,7 +2,7 @@
 
 use super::Tensor;
 use crate::autograd::{record, Op};
-use crate::{DType, Dim, Error, Layout, Result, Shape};
+use crate::{DType, Dim, Error, Layout, Result, Scalar, Shape};
 
 fn check_index_dtype(op: &'static str, index: &Tensor) -> Result<()> {
     match index.dtype() {
@@ -215,7 +215,7 @@ impl Tensor {
             .collect::<Result<_>>()?;
         let shape = Shape::new(dims);
         let backend = first.backend().clone();
-        let out_buf = backend.fill(dtype, shape.elem_count(), 0.0)?;
+        let out_buf = backend.fill(dtype, shape.elem_count(), Scalar::Int(0))?;
         let full = Layout::contiguous(shape.clone());
         let mut start = 0;
         for x in &xs {
@@ -265,10 +265,10 @@ impl Tensor {
         &self,
         shape: &Shape,
         region: &[(usize, usize)],
-        fill: f64,
+        fill: impl Into<Scalar>,
     ) -> Result<Tensor> {
         let backend = self.backend().clone();
-        let buf = backend.fill(self.dtype(), shape.elem_count(), fill)?;
+        let buf = backend.fill(self.dtype(), shape.elem_count(), fill.into())?;
         let mut layout = Layout::contiguous(shape.clone());
         for (d, &(start, step)) in region.iter().enumerate() {
             layout = layout.narrow(d, start, self.dims()[d], step);

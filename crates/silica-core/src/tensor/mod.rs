@@ -341,6 +341,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.clone());
         }
+        self.backend().check_dtype("to_dtype", dtype)?;
         let buf = self.backend().copy(self.as_view(), dtype)?;
         let op = if dtype.is_float() && self.dtype().is_float() {
             crate::autograd::record(&[self], || Op::ToDType { x: self.clone() })
@@ -361,8 +362,8 @@ impl Tensor {
             return Ok(self.clone());
         }
         let target = crate::backend::get(device)?;
-        let host = self.to_host()?;
-        let buf = target.upload(host)?;
+        target.check_dtype("to_device", self.dtype())?;
+        let buf = self.backend().copy_to(self.as_view(), &*target)?;
         let op = crate::autograd::record(&[self], || Op::ToDevice { x: self.clone() });
         Ok(Tensor::from_buffer(target, buf, self.shape().clone(), op))
     }

@@ -1,5 +1,6 @@
 //! Neural-network primitives: softmax, convolution, pooling, padding, dropout.
 
+use super::fused::fused_or;
 use super::Tensor;
 use crate::autograd::{no_grad_scope, record, Op};
 use crate::backend::{Conv2dParams, Pool2dParams};
@@ -117,9 +118,11 @@ impl Tensor {
         let Some(d) = self.shape().dim_or_scalar(name, dim)? else {
             return self.unsqueeze(0)?.softmax_impl(0, log)?.squeeze(0);
         };
-        let out = match self.backend().softmax(self.as_view(), d, log) {
-            Ok(buf) => Tensor::from_buffer(self.backend().clone(), buf, self.shape().clone(), None),
-            Err(Error::NotSupported { .. }) => no_grad_scope(|| -> Result<Tensor> {
+        let fused = self.backend().softmax(self.as_view(), d, log).map(|buf| {
+            Tensor::from_buffer(self.backend().clone(), buf, self.shape().clone(), None)
+        });
+        let out = fused_or(fused, || {
+            no_grad_scope(|| {
                 let shifted = self.sub(&self.max(d, true)?)?;
                 if log {
                     shifted.sub(&shifted.exp()?.sum(d, true)?.log()?)
@@ -127,9 +130,8 @@ impl Tensor {
                     let e = shifted.exp()?;
                     e.div(&e.sum(d, true)?)
                 }
-            })?,
-            Err(e) => return Err(e),
-        };
+            })
+        })?;
         match record(&[self], || Op::Softmax {
             x: self.clone(),
             dim: d,
@@ -578,19 +580,20 @@ impl Tensor {
             bias.map(Tensor::as_view),
             eps,
         );
-        let (y, mean, var) = match fused {
-            Ok([y, m, v]) => (
+        let fused = fused.map(|[y, m, v]| {
+            (
                 Tensor::from_buffer(backend.clone(), y, self.shape().clone(), None),
                 Tensor::from_buffer(backend.clone(), m, Shape::new(vec![c]), None),
-                Tensor::from_buffer(backend, v, Shape::new(vec![c]), None),
-            ),
-            Err(Error::NotSupported { .. }) => no_grad_scope(|| {
+                Tensor::from_buffer(backend.clone(), v, Shape::new(vec![c]), None),
+            )
+        });
+        let (y, mean, var) = fused_or(fused, || {
+            no_grad_scope(|| {
                 let (mean, var) = channel_stats(self)?;
                 let y = normalise(self, &mean, &var, weight, bias, eps)?;
-                Ok::<_, Error>((y, mean.reshape([c])?, var.reshape([c])?))
-            })?,
-            Err(e) => return Err(e),
-        };
+                Ok((y, mean.reshape([c])?, var.reshape([c])?))
+            })
+        })?;
         let inputs: Vec<&Tensor> = std::iter::once(self).chain(weight).chain(bias).collect();
         let op = record(&inputs, || Op::BatchNorm {
             x: self.clone(),
@@ -663,34 +666,33 @@ pub(crate) fn batch_norm_grads(
         weight.map(Tensor::as_view),
         eps,
     );
-    match fused {
-        Ok([dx, dw, db]) => Ok((
+    let fused = fused.map(|[dx, dw, db]| {
+        (
             Tensor::from_buffer(backend.clone(), dx, x.shape().clone(), None),
             Tensor::from_buffer(backend.clone(), dw, c.clone(), None),
-            Tensor::from_buffer(backend, db, c, None),
-        )),
-        Err(Error::NotSupported { .. }) => {
-            // dx = weight * invstd / m * (m g - sum(g) - xhat * sum(g xhat)).
-            let shape = channel_shape(x);
-            let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
-            let m = (x.elem_count() / x.dims()[1].max(1)) as f64;
-            let invstd = var.add_scalar(eps)?.rsqrt()?.reshape(shape.clone())?;
-            let xhat = x.sub(&mean.reshape(shape.clone())?)?.mul(&invstd)?;
-            let db = g.sum(dims.clone(), true)?;
-            let dw = g.mul(&xhat)?.sum(dims, true)?;
-            let scale = match weight {
-                Some(w) => w.reshape(shape)?.mul(&invstd)?,
-                None => invstd,
-            };
-            let dx = g
-                .mul_scalar(m)?
-                .sub(&db)?
-                .sub(&xhat.mul(&dw)?)?
-                .mul(&scale.div_scalar(m)?)?;
-            Ok((dx, dw.reshape(c.clone())?, db.reshape(c)?))
-        }
-        Err(e) => Err(e),
-    }
+            Tensor::from_buffer(backend.clone(), db, c.clone(), None),
+        )
+    });
+    fused_or(fused, || {
+        // dx = weight * invstd / m * (m g - sum(g) - xhat * sum(g xhat)).
+        let shape = channel_shape(x);
+        let dims: Vec<usize> = (0..x.rank()).filter(|&d| d != 1).collect();
+        let m = (x.elem_count() / x.dims()[1].max(1)) as f64;
+        let invstd = var.add_scalar(eps)?.rsqrt()?.reshape(shape.clone())?;
+        let xhat = x.sub(&mean.reshape(shape.clone())?)?.mul(&invstd)?;
+        let db = g.sum(dims.clone(), true)?;
+        let dw = g.mul(&xhat)?.sum(dims, true)?;
+        let scale = match weight {
+            Some(w) => w.reshape(shape)?.mul(&invstd)?,
+            None => invstd,
+        };
+        let dx = g
+            .mul_scalar(m)?
+            .sub(&db)?
+            .sub(&xhat.mul(&dw)?)?
+            .mul(&scale.div_scalar(m)?)?;
+        Ok((dx, dw.reshape(c.clone())?, db.reshape(c.clone())?))
+    })
 }
 
 /// The gradients of a convolution's input and weight, given the output gradient `g`; each only

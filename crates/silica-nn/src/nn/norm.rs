@@ -241,17 +241,19 @@ impl BatchNorm {
         };
         let _guard = no_grad();
         count.assign(&count.add_scalar(1)?)?;
-        let factor = match self.config.momentum {
-            Some(m) => m,
-            None => 1.0 / count.to_scalar()?,
-        };
         let c = [self.num_features];
         let mean = mean.reshape(c)?;
         let unbiased = var.reshape(c)?.mul_scalar(n as f64 / (n - 1) as f64)?;
         let blend = |running: &Tensor, batch: &Tensor| -> Result<()> {
-            let new = running
-                .mul_scalar(1.0 - factor)?
-                .add(&batch.mul_scalar(factor)?)?;
+            let new = match self.config.momentum {
+                Some(m) => running.mul_scalar(1.0 - m)?.add(&batch.mul_scalar(m)?)?,
+                // The cumulative average, 1 / count, stays on the device: no host sync.
+                None => {
+                    let factor = count.to_dtype(running.dtype())?.recip()?;
+                    let keep = factor.neg()?.add_scalar(1.0)?;
+                    running.mul(&keep)?.add(&batch.mul(&factor)?)?
+                }
+            };
             running.assign(&new)
         };
         blend(rm, &mean)?;

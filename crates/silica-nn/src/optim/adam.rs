@@ -2,8 +2,8 @@
 //! decay (`torch.optim.AdamW`), both with the AMSGrad variant. They share one update rule.
 
 use super::{
-    check_lr, check_non_negative, check_unit, decayed, effective_grad, group_optimizer, json_bool,
-    json_f64, GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, check_unit, group_optimizer, json_bool, json_f64, GroupConfig,
+    Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::backend::AdamStep;
@@ -224,12 +224,12 @@ macro_rules! adam_group_config {
 adam_group_config!(AdamConfig, "Adam", false);
 adam_group_config!(AdamWConfig, "AdamW", true);
 
-/// One Adam or AdamW step of parameter `p`, as PyTorch's `_single_tensor_adam(w)`.
+/// One Adam or AdamW step of parameter `p`, as PyTorch's `_single_tensor_adam(w)`: the
+/// backend's fused kernel where it has one, else the same update composed in core.
 fn update(r: &Rule, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
     let (beta1, beta2) = r.betas;
     st.step += 1;
-    // The backend's fused kernel, where it has one: one pass instead of a dozen ops.
-    let fused = AdamStep {
+    let s = AdamStep {
         lr: r.lr,
         beta1,
         beta2,
@@ -241,62 +241,19 @@ fn update(r: &Rule, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
         step: st.step,
     };
     let moments = [st.buf(EXP_AVG), st.buf(EXP_AVG_SQ), st.buf(MAX_EXP_AVG_SQ)];
-    if let Some(new) = p.adam_step_(
+    let new = p.adam_step_(
         g,
         [
             moments[0].as_ref(),
             moments[1].as_ref(),
             moments[2].as_ref(),
         ],
-        &fused,
-    )? {
-        for (name, t) in [EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ].into_iter().zip(new) {
-            st.set(name, t);
-        }
-        return Ok(());
-    }
-    let step = st.step as f64;
-    let (grad, param) = if r.decoupled {
-        let decay = 1.0 - r.lr * r.weight_decay;
-        let param = if decay == 1.0 {
-            p.clone()
-        } else {
-            p.mul_scalar(decay)?
-        };
-        (effective_grad(g, p, r.maximize, 0.0)?, param)
-    } else {
-        (effective_grad(g, p, r.maximize, r.weight_decay)?, p.clone())
-    };
-    // m = beta1 m + (1 - beta1) g;  v = beta2 v + ((1 - beta2) g) g
-    let m = decayed(st.buf(EXP_AVG), beta1, grad.mul_scalar(1.0 - beta1)?)?;
-    let v = decayed(
-        st.buf(EXP_AVG_SQ),
-        beta2,
-        grad.mul_scalar(1.0 - beta2)?.mul(&grad)?,
+        &s,
     )?;
-    let bias_correction1 = 1.0 - beta1.powf(step);
-    let bias_correction2 = 1.0 - beta2.powf(step);
-    let step_size = r.lr / bias_correction1;
-    let v_used = if r.amsgrad {
-        // The running maximum starts at zero and v >= 0, so the first maximum is v itself.
-        let max = match st.buf(MAX_EXP_AVG_SQ) {
-            Some(prev) => prev.maximum(&v)?,
-            None => v.clone(),
-        };
-        st.set(MAX_EXP_AVG_SQ, max.clone());
-        max
-    } else {
-        v.clone()
-    };
-    // denom = sqrt(v) / sqrt(bias_correction2) + eps;  p += (-step_size m) / denom
-    let denom = v_used
-        .sqrt()?
-        .div_scalar(bias_correction2.sqrt())?
-        .add_scalar(r.eps)?;
-    let new = param.add(&m.mul_scalar(-step_size)?.div(&denom)?)?;
-    st.set(EXP_AVG, m);
-    st.set(EXP_AVG_SQ, v);
-    p.assign(&new)
+    for (name, t) in [EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ].into_iter().zip(new) {
+        st.set(name, t);
+    }
+    Ok(())
 }
 
 /// Adam (PyTorch's `torch.optim.Adam`): adaptive moment estimation with bias correction and

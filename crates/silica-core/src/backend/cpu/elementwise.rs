@@ -4,7 +4,7 @@ use super::real::{FloatElem, Real};
 use super::strided::{fill_runs, Plan, PAR_THRESHOLD};
 use super::Read;
 use crate::backend::{BinaryOp, UnaryOp};
-use crate::{DType, Element, Error, HostData, Layout, Result};
+use crate::{DType, Element, Error, HostData, Layout, Result, Scalar};
 use rayon::prelude::*;
 
 /// `f` applied to every element of the strided view `(src, layout)`, in row-major order.
@@ -303,10 +303,10 @@ fn unary_float<T: FloatElem>(op: UnaryOp, src: &[T], layout: &Layout) -> Vec<T> 
     }
 }
 
-/// Integer element types, computed in i64 with wrapping arithmetic.
+/// Integer element types, computed in i64 with wrapping arithmetic (back through
+/// [`Element::from_i64`]).
 pub(crate) trait IntElem: Element {
     fn to_i64(self) -> i64;
-    fn from_i64(v: i64) -> Self;
 }
 
 macro_rules! impl_int {
@@ -315,10 +315,6 @@ macro_rules! impl_int {
             #[inline(always)]
             fn to_i64(self) -> i64 {
                 self as i64
-            }
-            #[inline(always)]
-            fn from_i64(v: i64) -> Self {
-                v as $t
             }
         }
     )*};
@@ -367,6 +363,21 @@ pub(crate) fn binary(
                     op.name(),
                     format!("operands have dtypes {} and {}; cast them to one dtype first", a.dtype(), b.dtype()),
                 )),
+            }
+        };
+    }
+    arm!(F32 => binary_float, F64 => binary_float, F16 => binary_float, BF16 => binary_float,
+         I32 => binary_int, I64 => binary_int, U8 => binary_int, Bool => binary_bool)
+}
+
+/// `op(a, s)` with the scalar `s` in `a`'s dtype: the binary kernels, with the scalar on the
+/// stack behind a stride-0 layout (the inner loop hoists it).
+pub(crate) fn binary_scalar(op: BinaryOp, a: &HostData, la: &Layout, s: Scalar) -> Result<HostData> {
+    let lb = Layout::new(la.shape().clone(), vec![0; la.dims().len()], 0);
+    macro_rules! arm {
+        ($($v:ident => $f:ident),*) => {
+            match a {
+                $(HostData::$v(x) => $f(op, x, la, &[Element::from_scalar(s)], &lb),)*
             }
         };
     }

@@ -20,7 +20,7 @@ use super::{
     AdamStep, BinaryOp, Buffer, BufferBox, Conv2dParams, DeviceBackend, Distribution, Kernels,
     MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
 };
-use crate::{DType, Device, Element, Error, HostData, Layout, Result};
+use crate::{DType, Device, Element, Error, HostData, Layout, Result, Scalar};
 use std::any::Any;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -188,9 +188,9 @@ impl DeviceBackend for CpuBackend {
 }
 
 impl Kernels for CpuBackend {
-    fn fill(&self, dtype: DType, len: usize, value: f64) -> Result<BufferBox> {
+    fn fill(&self, dtype: DType, len: usize, value: Scalar) -> Result<BufferBox> {
         let data =
-            dispatch_dtype!(dtype, T => T::into_host(cache::filled(len, T::from_f64(value))));
+            dispatch_dtype!(dtype, T => T::into_host(cache::filled(len, T::from_scalar(value))));
         Ok(CpuBuffer::boxed(data))
     }
 
@@ -232,6 +232,11 @@ impl Kernels for CpuBackend {
     fn binary(&self, op: BinaryOp, lhs: View<'_>, rhs: View<'_>) -> Result<BufferBox> {
         let (a, b) = (read(lhs, op.name())?, read(rhs, op.name())?);
         elementwise::binary(op, &a.data, a.layout, &b.data, b.layout).map(CpuBuffer::boxed)
+    }
+
+    fn binary_scalar(&self, op: BinaryOp, lhs: View<'_>, rhs: Scalar) -> Result<BufferBox> {
+        let a = read(lhs, op.name())?;
+        elementwise::binary_scalar(op, &a.data, a.layout, rhs).map(CpuBuffer::boxed)
     }
 
     fn where_cond(
