@@ -419,6 +419,40 @@ def run_arg(a, xs):
     return f(xs[0], a["dim"], a["keepdim"])
 
 
+# -- ordering and scans
+
+
+def draw_sort(d):
+    shape = d.shape()
+    dt = d.any_dtype()
+    args = {"dim": rand_dim(d, len(shape)), "descending": d.chance(0.5), "argsort": d.chance(0.25)}
+    return args, [In(shape, dt)]
+
+
+def run_sort(a, xs):
+    values, indices = torch.sort(xs[0], dim=a["dim"], descending=a["descending"], stable=True)
+    return [indices] if a["argsort"] else [values, indices]
+
+
+def draw_topk(d):
+    shape = d.shape()
+    dim = rand_dim(d, len(shape))
+    size = shape[dim % len(shape)] if shape and -len(shape) <= dim < len(shape) else 1
+    k = d.int(0, size) + (1 if d.chance(0.05) else 0)
+    # PyTorch 1.13 has no bool topk: none is drawn.
+    dt = d.pick(FLOATS + INTS, [0.5, 0.2, 0.05, 0.05, 0.07, 0.08, 0.05])
+    return {"k": k, "dim": dim, "largest": d.chance(0.6)}, [In(shape, dt)]
+
+
+def draw_cumulative(d):
+    shape = d.shape()
+    return {"fn": d.pick(["cumsum", "cumprod"]), "dim": rand_dim(d, len(shape))}, [In(shape, d.any_dtype())]
+
+
+def run_cumulative(a, xs):
+    return (torch.cumsum if a["fn"] == "cumsum" else torch.cumprod)(xs[0], a["dim"])
+
+
 # -- linear algebra and nn primitives
 
 
@@ -886,6 +920,9 @@ OPS = [
     ("reduce", 10, draw_reduce, run_reduce),
     ("reduce_all", 3, draw_reduce_all, run_reduce_all),
     ("arg", 2, draw_arg, run_arg),
+    ("sort", 2, draw_sort, run_sort),
+    ("topk", 2, draw_topk, lambda a, xs: list(torch.topk(xs[0], a["k"], a["dim"], a["largest"]))),
+    ("cumulative", 2, draw_cumulative, run_cumulative),
     ("matmul", 5, draw_matmul, lambda a, xs: torch.matmul(xs[0], xs[1])),
     ("softmax", 3, draw_softmax, run_softmax),
     ("conv2d", 4, draw_conv2d, run_conv2d),

@@ -119,6 +119,13 @@ const CASES: &[(&str, &[In], Op)] = &[
         x[0].masked_fill(&mask, 0.0)?.prod(1, false)
     }),
     ("var", &[N(&[3, 5])], |x| x[0].var(1, 1, false)),
+    ("sort values", &[N(&[3, 5])], |x| Ok(x[0].sort(1, true)?.0)),
+    ("topk values", &[N(&[4, 3])], |x| {
+        Ok(x[0].topk(2, 0, false)?.0)
+    }),
+    ("cumsum", &[N(&[3, 6])], |x| x[0].cumsum(1)),
+    ("cumsum first dim", &[N(&[7, 2])], |x| x[0].cumsum(0)),
+    ("cumprod", &[N(&[3, 6])], |x| x[0].cumprod(-1)),
     ("std", &[N(&[3, 5])], |x| x[0].std([0, 1], 0, false)),
     ("logsumexp", &[N(&[3, 5])], |x| x[0].logsumexp(1, false)),
     ("matmul 2d", &[N(&[3, 4]), N(&[4, 2])], |x| {

@@ -60,6 +60,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let count = mask.sum(dims.as_slice(), true)?;
             vec![Some(mask.mul(&g.div(&count)?)?)]
         }
+        Op::CumProd { x, dim } => vec![Some(crate::tensor::scan::cumprod_grad(x, *dim, g)?)],
         Op::Var {
             x,
             dims,
@@ -69,7 +70,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             // adds Σ(x - mean) = 0, which with an infinite element would be NaN instead.
             let n: usize = dims.iter().map(|&d| x.dims()[d]).product();
             let scale = 2.0 / (n as f64 - *correction as f64);
-            let centered = x.sub(&x.mean(dims.as_slice(), true)?)?;
+            let centered = x.sub(&x.precise_mean(dims)?)?;
             vec![Some(centered.mul(&g.mul_scalar(scale)?)?)]
         }
         Op::Matmul { lhs, rhs } => {
@@ -362,32 +363,19 @@ fn prod(x: &Tensor, dims: &[usize], g: &Tensor) -> Result<Tensor> {
 }
 
 /// Along the last dim: element `i` becomes the product of the elements other than `i`, from
-/// prefix and suffix products built by doubling (log n steps of narrow, mul and cat).
+/// prefix and suffix products (scans by doubling).
 fn exclusive_products(t: &Tensor) -> Result<Tensor> {
     let last = t.rank() - 1;
     let n = t.dims()[last];
     if n == 0 {
         return Ok(t.clone());
     }
-    let scan = |forward: bool| -> Result<Tensor> {
-        let mut p = t.clone();
-        let mut s = 1;
-        while s < n {
-            let (head, tail) = (p.narrow(last, 0, n - s)?, p.narrow(last, s, n - s)?);
-            p = if forward {
-                // p[i] *= p[i - s]
-                Tensor::cat(&[&p.narrow(last, 0, s)?, &tail.mul(&head)?], last)?
-            } else {
-                // p[i] *= p[i + s]
-                Tensor::cat(&[&head.mul(&tail)?, &p.narrow(last, n - s, s)?], last)?
-            };
-            s *= 2;
-        }
-        Ok(p)
-    };
+    let mul = |a: &Tensor, b: &Tensor| a.mul(b);
     let ones = t.narrow(last, 0, 1)?.ones_like()?;
-    let before = Tensor::cat(&[&ones, &scan(true)?.narrow(last, 0, n - 1)?], last)?;
-    let after = Tensor::cat(&[&scan(false)?.narrow(last, 1, n - 1)?, &ones], last)?;
+    let prefix = crate::tensor::scan::scan(t, last, true, mul)?;
+    let suffix = crate::tensor::scan::scan(t, last, false, mul)?;
+    let before = Tensor::cat(&[&ones, &prefix.narrow(last, 0, n - 1)?], last)?;
+    let after = Tensor::cat(&[&suffix.narrow(last, 1, n - 1)?, &ones], last)?;
     before.mul(&after)
 }
 

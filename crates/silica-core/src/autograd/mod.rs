@@ -89,6 +89,11 @@ pub(crate) enum Op {
         out: Tensor,
         all: bool,
     },
+    /// A cumulative product along `dim`.
+    CumProd {
+        x: Tensor,
+        dim: usize,
+    },
     /// A keepdim variance over `dims` with `correction`.
     Var {
         x: Tensor,
@@ -170,6 +175,7 @@ impl Op {
             | Op::Prod { x, .. }
             | Op::Extremum { x, .. }
             | Op::Var { x, .. }
+            | Op::CumProd { x, .. }
             | Op::Softmax { x, .. }
             | Op::MaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
@@ -495,6 +501,7 @@ impl std::fmt::Debug for Op {
             Op::Prod { .. } => "prod",
             Op::Extremum { .. } => "max/min",
             Op::Var { .. } => "var",
+            Op::CumProd { .. } => "cumprod",
             Op::Matmul { .. } => "matmul",
             Op::Softmax { log: false, .. } => "softmax",
             Op::Softmax { log: true, .. } => "log_softmax",

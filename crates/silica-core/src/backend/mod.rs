@@ -225,6 +225,12 @@ pub trait Kernels: DeviceBackend {
     /// the index of each maximum within its `h * w` input plane.
     fn max_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<(BufferBox, BufferBox)>;
 
+    /// A stable sort of `src` along `dim`: the sorted values (contiguous, `src`'s shape and
+    /// dtype) and, as I64, the index of each within its slice. Ascending, or `descending`;
+    /// equal values keep their order either way, and NaN counts as greater than every number
+    /// (last ascending, first descending), as in PyTorch.
+    fn sort(&self, src: View<'_>, dim: usize, descending: bool) -> Result<(BufferBox, BufferBox)>;
+
     /// 2-D average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
     fn avg_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<BufferBox>;
 

@@ -493,6 +493,15 @@ impl Kernels for AsyncCpuBackend {
         )
     }
 
+    fn sort(&self, src: View<'_>, dim: usize, descending: bool) -> Result<(BufferBox, BufferBox)> {
+        let len = n(src.layout);
+        self.launch2(
+            [(src.dtype(), len), (DType::I64, len)],
+            capture(src)?,
+            move |cpu, v| cpu.sort(v, dim, descending),
+        )
+    }
+
     fn avg_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<BufferBox> {
         let p = *p;
         let len = p.batch * p.channels * p.out_h() * p.out_w();

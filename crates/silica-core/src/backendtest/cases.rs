@@ -272,6 +272,15 @@ pub(super) const CASES: &[Case] = &[
         v.expand([2, -1])?
             .mul(&x[0].narrow(0, 1, 2)?.flatten_all()?.narrow(0, 0, 12)?)
     }),
+    case!("sort topk", [Normal(&[4, 5])], true, WIDE, |x| {
+        let (v, i) = x[0].sort(1, true)?;
+        let (t, j) = x[0].topk(2, 0, false)?;
+        let order = i.add(&j.sum(0, true)?)?.to_dtype(x[0].dtype())?;
+        v.add(&order)?.add(&t.sum_all()?)
+    }),
+    case!("cumsum cumprod", [Positive(&[3, 9])], true, ALL, |x| {
+        x[0].cumsum(1)?.add(&x[0].cumprod(0)?.sum(0, true)?)
+    }),
     case!("casts", [Normal(&[3, 4])], true, ALL, |x| {
         let i = x[0]
             .mul_scalar(4.0)?

@@ -281,7 +281,11 @@ impl Tensor {
         let rec = if op.is_predicate() || !dtype.is_float() {
             None
         } else {
-            record(&[&x], || Op::BinaryScalar { x: x.clone(), op, s })
+            record(&[&x], || Op::BinaryScalar {
+                x: x.clone(),
+                op,
+                s,
+            })
         };
         Ok(Tensor::from_buffer(
             x.backend().clone(),

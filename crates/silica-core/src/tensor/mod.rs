@@ -9,6 +9,8 @@ mod linalg;
 mod nn;
 mod ops_traits;
 mod reduce;
+pub(crate) mod scan;
+mod sort;
 mod view;
 
 pub(crate) use nn::{avg_pool2d_grad, batch_norm_grads, conv2d_grads};

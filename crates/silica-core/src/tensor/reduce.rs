@@ -193,7 +193,7 @@ impl Tensor {
         let count: usize = dims.iter().map(|&d| self.dims()[d]).product();
         let denom = (count as f64 - correction as f64).max(0.0);
         let out = no_grad_scope(|| {
-            self.sub(&self.mean(dims.clone(), true)?)?
+            self.sub(&self.precise_mean(&dims)?)?
                 .square()?
                 .sum(dims.clone(), true)?
                 .div_scalar(denom)
@@ -207,6 +207,16 @@ impl Tensor {
             None => out,
         };
         self.finish_reduce(out, &dims, keepdim)
+    }
+
+    /// The keepdim mean over `dims`, corrected by the mean of the deviations (the corrected
+    /// two-pass algorithm): a constant slice gets exactly its value, so its variance is exactly
+    /// 0, as PyTorch's Welford kernel gives. An infinite mean keeps its value (its correction,
+    /// inf - inf, is NaN and dropped).
+    pub(crate) fn precise_mean(&self, dims: &[usize]) -> Result<Tensor> {
+        let m = self.mean(dims, true)?;
+        let c = self.sub(&m)?.mean(dims, true)?;
+        m.add(&c.isnan()?.where_cond(&c.zeros_like()?, &c)?)
     }
 
     /// The standard deviation over `dims` with `correction`.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod cases;
+
 use silica_core::{safetensors, DType, Device, Tensor};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -174,7 +174,14 @@ fn check(c: &Case) -> std::result::Result<Outcome, String> {
     for (j, (got, want)) in out.outs.iter().zip(&c.outputs).enumerate() {
         let precise = c.ref_outputs[j].as_ref();
         let tol = tolerance(want.dtype());
-        counts.note(compare_either(&format!("out{j}"), got, want, precise, tol)?);
+        counts.note(compare_either(
+            &format!("out{j}"),
+            got,
+            want,
+            precise,
+            tol,
+            false,
+        )?);
         counts.outputs += 1;
     }
     // A layer's parameters stand for their inputs.
@@ -227,7 +234,15 @@ fn check_grads(
             (Some(got), Some(want)) => {
                 let tol = tolerance(want.dtype()).max(computed);
                 let precise = c.ref_grads[i].as_ref();
-                counts.note(compare_either(&what, &got, want, precise, tol)?);
+                let nan_for_inf = rules::nan_for_inf(c.rule.as_deref());
+                counts.note(compare_either(
+                    &what,
+                    &got,
+                    want,
+                    precise,
+                    tol,
+                    nan_for_inf,
+                )?);
                 counts.grads += 1;
             }
             (None, Some(want)) if !all_zero(want) => {

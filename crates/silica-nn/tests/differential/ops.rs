@@ -12,7 +12,7 @@ use silica_nn::nn::{
 };
 
 /// Every op of `fuzz.py`'s `OPS` table; the fixed-seed file must cover them all.
-pub const NAMES: [&str; 49] = [
+pub const NAMES: [&str; 52] = [
     "unary",
     "leaky_relu",
     "softplus",
@@ -40,6 +40,9 @@ pub const NAMES: [&str; 49] = [
     "reduce",
     "reduce_all",
     "arg",
+    "sort",
+    "topk",
+    "cumulative",
     "matmul",
     "softmax",
     "conv2d",
@@ -344,6 +347,20 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
         } else {
             x.argmin(a.isize("dim"), a.bool("keepdim"))
         }),
+        "sort" => {
+            let (values, indices) = x.sort(a.isize("dim"), a.bool("descending"))?;
+            Ok(if a.bool("argsort") {
+                vec![indices]
+            } else {
+                vec![values, indices]
+            })
+        }
+        "topk" => {
+            let (values, indices) = x.topk(a.usize("k"), a.isize("dim"), a.bool("largest"))?;
+            Ok(vec![values, indices])
+        }
+        "cumulative" if a.str("fn") == "cumsum" => one(x.cumsum(a.isize("dim"))),
+        "cumulative" => one(x.cumprod(a.isize("dim"))),
         "matmul" => one(x.matmul(&xs[1])),
         "softmax" if a.bool("log") => one(x.log_softmax(a.isize("dim"))),
         "softmax" => one(x.softmax(a.isize("dim"))),

@@ -372,7 +372,12 @@ pub(crate) fn binary(
 
 /// `op(a, s)` with the scalar `s` in `a`'s dtype: the binary kernels, with the scalar on the
 /// stack behind a stride-0 layout (the inner loop hoists it).
-pub(crate) fn binary_scalar(op: BinaryOp, a: &HostData, la: &Layout, s: Scalar) -> Result<HostData> {
+pub(crate) fn binary_scalar(
+    op: BinaryOp,
+    a: &HostData,
+    la: &Layout,
+    s: Scalar,
+) -> Result<HostData> {
     let lb = Layout::new(la.shape().clone(), vec![0; la.dims().len()], 0);
     macro_rules! arm {
         ($($v:ident => $f:ident),*) => {

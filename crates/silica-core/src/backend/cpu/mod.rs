@@ -14,6 +14,7 @@ mod pool;
 mod real;
 mod reduce;
 mod softmax;
+mod sort;
 pub(crate) mod strided;
 
 use super::{
@@ -295,6 +296,12 @@ impl Kernels for CpuBackend {
     fn max_pool2d(&self, input: View<'_>, p: &Pool2dParams) -> Result<(BufferBox, BufferBox)> {
         let x = read(input, "max_pool2d")?;
         let (v, i) = pool::max_pool2d(&x, p)?;
+        Ok((CpuBuffer::boxed(v), CpuBuffer::boxed(i)))
+    }
+
+    fn sort(&self, src: View<'_>, dim: usize, descending: bool) -> Result<(BufferBox, BufferBox)> {
+        let x = read(src, "sort")?;
+        let (v, i) = sort::sort(&x, dim, descending)?;
         Ok((CpuBuffer::boxed(v), CpuBuffer::boxed(i)))
     }
 
