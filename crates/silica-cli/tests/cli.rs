@@ -105,6 +105,49 @@ fn weights(path: &Path) -> Vec<(String, Vec<f64>)> {
         .collect()
 }
 
+/// The default CNN, built on the CPU and moved with its optimizer to the asynchronous fake
+/// device, trains to the CPU run's weights (f32, within 1e-6).
+#[test]
+fn the_cnn_trained_on_the_fake_device_matches_the_cpu() {
+    let mut finals = Vec::new();
+    for device in ["cpu", "fake"] {
+        let dir = scratch(&format!("device-{device}"));
+        let out = run(&[
+            "train",
+            "--epochs",
+            "1",
+            "--seed",
+            "5",
+            "--device",
+            device,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{device}: {}", text(&out.stderr));
+        finals.push(weights(&dir.join("model.safetensors")));
+    }
+    let (cpu, fake) = (&finals[0], &finals[1]);
+    assert_eq!(cpu.len(), fake.len());
+    assert!(
+        cpu.len() >= 4,
+        "the CNN has weights and biases: {}",
+        cpu.len()
+    );
+    for ((name, a), (other, b)) in cpu.iter().zip(fake) {
+        assert_eq!(name, other);
+        assert_eq!(a.len(), b.len(), "{name}");
+        let worst = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst <= 1e-6,
+            "{name}: fake device differs from the CPU by {worst}"
+        );
+    }
+}
+
 #[test]
 fn a_killed_run_resumes_to_the_same_weights() {
     let epochs = "40";

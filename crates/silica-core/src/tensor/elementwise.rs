@@ -16,18 +16,13 @@ impl Tensor {
             // Float-valued ops on integers compute in the default float dtype, as in PyTorch.
             crate::autograd::no_grad_scope(|| self.to_dtype(DType::F32))?
         };
-        let buf = x.backend().unary(op, x.as_view())?;
+        let buf = x.backend().unary(op, x.hold().view())?;
         let op = if x.dtype().is_float() {
             record(&[&x], || Op::Unary { x: x.clone(), op })
         } else {
             None
         };
-        Ok(Tensor::from_buffer(
-            x.backend().clone(),
-            buf,
-            x.shape().clone(),
-            op,
-        ))
+        Ok(Tensor::from_buffer(x.backend(), buf, x.shape().clone(), op))
     }
 
     /// `-x`.
@@ -198,7 +193,7 @@ impl Tensor {
             t.broadcast_to(shape.clone())
         };
         let (a, b) = (prep(self)?, prep(rhs)?);
-        let buf = a.backend().binary(op, a.as_view(), b.as_view())?;
+        let buf = a.backend().binary(op, a.hold().view(), b.hold().view())?;
         let rec = if op.is_predicate() || !dtype.is_float() {
             None
         } else {
@@ -208,7 +203,7 @@ impl Tensor {
                 op,
             })
         };
-        Ok(Tensor::from_buffer(a.backend().clone(), buf, shape, rec))
+        Ok(Tensor::from_buffer(a.backend(), buf, shape, rec))
     }
 
     /// The dtype PyTorch computes `self op rhs` in.
@@ -277,7 +272,7 @@ impl Tensor {
         } else {
             self.to_dtype(dtype)?
         };
-        let buf = x.backend().binary_scalar(op, x.as_view(), s)?;
+        let buf = x.backend().binary_scalar(op, x.hold().view(), s)?;
         let rec = if op.is_predicate() || !dtype.is_float() {
             None
         } else {
@@ -288,7 +283,7 @@ impl Tensor {
             })
         };
         Ok(Tensor::from_buffer(
-            x.backend().clone(),
+            x.backend(),
             buf,
             x.shape().clone(),
             rec,
@@ -462,7 +457,7 @@ impl Tensor {
         let b = on_false.to_dtype(dtype)?.broadcast_to(shape.clone())?;
         let buf = self
             .backend()
-            .where_cond(c.as_view(), a.as_view(), b.as_view())?;
+            .where_cond(c.hold().view(), a.hold().view(), b.hold().view())?;
         let rec = if dtype.is_float() {
             record(&[&a, &b], || Op::Where {
                 cond: c.clone(),
@@ -472,7 +467,7 @@ impl Tensor {
         } else {
             None
         };
-        Ok(Tensor::from_buffer(self.backend().clone(), buf, shape, rec))
+        Ok(Tensor::from_buffer(self.backend(), buf, shape, rec))
     }
 
     /// `value` where `mask` (Bool) is true, else `self`, in this tensor's dtype. As the

@@ -1,7 +1,7 @@
 //! Fused fast paths: one helper that takes a backend's fused kernel or, where it has none,
 //! the same result composed from primitives; and the fused Adam/AdamW step.
 
-use super::Tensor;
+use super::{Held, Tensor};
 use crate::backend::AdamStep;
 use crate::{Error, Result};
 
@@ -48,15 +48,14 @@ impl Tensor {
                 ));
             }
         }
-        let views = moments.map(|m| m.map(Tensor::as_view));
+        let held = moments.map(|m| m.map(Tensor::hold));
+        let views = [0, 1, 2].map(|i| held[i].as_ref().map(Held::view));
         let fused = self
             .backend()
-            .adam_step(self.as_view(), grad.as_view(), views, s)
+            .adam_step(self.hold().view(), grad.hold().view(), views, s)
             .map(|bufs| {
                 bufs.into_iter()
-                    .map(|b| {
-                        Tensor::from_buffer(self.backend().clone(), b, self.shape().clone(), None)
-                    })
+                    .map(|b| Tensor::from_buffer(self.backend(), b, self.shape().clone(), None))
                     .collect()
             });
         fused_or(fused, || self.adam_composed(grad, moments, s))

@@ -41,14 +41,14 @@ impl Tensor {
         dims[d] = index.elem_count();
         let buf = self
             .backend()
-            .index_select(self.as_view(), d, index.as_view())?;
+            .index_select(self.hold().view(), d, index.hold().view())?;
         let op = record(&[self], || Op::IndexSelect {
             x: self.clone(),
             dim: d,
             index: index.flatten_all().expect("1-D"),
         });
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             Shape::new(dims),
             op,
@@ -80,14 +80,16 @@ impl Tensor {
     pub fn gather(&self, dim: impl Dim, index: &Tensor) -> Result<Tensor> {
         let d = self.shape().dim("gather", dim)?;
         self.check_scatter_shapes("gather", d, index)?;
-        let buf = self.backend().gather(self.as_view(), d, index.as_view())?;
+        let buf = self
+            .backend()
+            .gather(self.hold().view(), d, index.hold().view())?;
         let op = record(&[self], || Op::Gather {
             x: self.clone(),
             dim: d,
             index: index.clone(),
         });
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             index.shape().clone(),
             op,
@@ -114,9 +116,12 @@ impl Tensor {
             ));
         }
         let src = src.to_dtype(self.dtype())?;
-        let buf = self
-            .backend()
-            .scatter_add(self.as_view(), d, index.as_view(), src.as_view())?;
+        let buf = self.backend().scatter_add(
+            self.hold().view(),
+            d,
+            index.hold().view(),
+            src.hold().view(),
+        )?;
         let op = record(&[self, &src], || Op::ScatterAdd {
             base: self.clone(),
             dim: d,
@@ -124,7 +129,7 @@ impl Tensor {
             src: src.clone(),
         });
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             self.shape().clone(),
             op,
@@ -214,13 +219,13 @@ impl Tensor {
             .map(|t| t.to_dtype(dtype))
             .collect::<Result<_>>()?;
         let shape = Shape::new(dims);
-        let backend = first.backend().clone();
+        let backend = first.backend();
         let out_buf = backend.fill(dtype, shape.elem_count(), Scalar::Int(0))?;
         let full = Layout::contiguous(shape.clone());
         let mut start = 0;
         for x in &xs {
             let len = x.dims()[d];
-            backend.copy_into(x.as_view(), &*out_buf, &full.narrow(d, start, len, 1))?;
+            backend.copy_into(x.hold().view(), &*out_buf, &full.narrow(d, start, len, 1))?;
             start += len;
         }
         let refs: Vec<&Tensor> = xs.iter().collect();
@@ -267,13 +272,13 @@ impl Tensor {
         region: &[(usize, usize)],
         fill: impl Into<Scalar>,
     ) -> Result<Tensor> {
-        let backend = self.backend().clone();
+        let backend = self.backend();
         let buf = backend.fill(self.dtype(), shape.elem_count(), fill.into())?;
         let mut layout = Layout::contiguous(shape.clone());
         for (d, &(start, step)) in region.iter().enumerate() {
             layout = layout.narrow(d, start, self.dims()[d], step);
         }
-        backend.copy_into(self.as_view(), &*buf, &layout)?;
+        backend.copy_into(self.hold().view(), &*buf, &layout)?;
         let op = record(&[self], || Op::Embed {
             x: self.clone(),
             region: region.to_vec(),

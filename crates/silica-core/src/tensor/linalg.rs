@@ -72,12 +72,12 @@ impl Tensor {
         let with = |t: &[usize]| -> Shape { Shape::new([batch.dims(), t].concat()) };
         let a = a.broadcast_to(with(&[m, k]))?;
         let b = b.broadcast_to(with(&[k, n]))?;
-        let buf = a.backend().matmul(a.as_view(), b.as_view())?;
+        let buf = a.backend().matmul(a.hold().view(), b.hold().view())?;
         let op = record(&[&a, &b], || Op::Matmul {
             lhs: a.clone(),
             rhs: b.clone(),
         });
-        let out = Tensor::from_buffer(a.backend().clone(), buf, with(&[m, n]), op);
+        let out = Tensor::from_buffer(a.backend(), buf, with(&[m, n]), op);
         match (self.rank(), rhs.rank()) {
             (1, 1) => out.reshape(()),
             (1, _) => out.squeeze(-2),

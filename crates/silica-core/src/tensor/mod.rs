@@ -21,6 +21,7 @@ use crate::autograd::Op;
 use crate::backend::{Backend, BufferBox, View};
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, HostData, Layout, Result, Shape};
+use arc_swap::{ArcSwap, Guard};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +58,9 @@ impl TensorId {
 
 pub(crate) struct TensorImpl {
     id: TensorId,
-    storage: Arc<Storage>,
+    /// The storage, swapped only by [`Tensor::set_data`] (moving a parameter to another
+    /// device or dtype keeps the handle, as PyTorch's `param.data = ...` does).
+    storage: ArcSwap<Storage>,
     layout: Layout,
     /// For leaves, the user's flag; for results, whether an op was recorded.
     requires_grad: AtomicBool,
@@ -104,7 +107,7 @@ impl Tensor {
         let is_leaf = op.is_none();
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
-            storage,
+            storage: ArcSwap::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
             layout,
@@ -115,7 +118,12 @@ impl Tensor {
 
     /// A new tensor sharing this storage through `layout`, recording `op`.
     pub(crate) fn with_layout(&self, layout: Layout, op: Option<Op>) -> Tensor {
-        Tensor::make(self.0.storage.clone(), layout, op)
+        Tensor::make(self.0.storage.load_full(), layout, op)
+    }
+
+    /// The storage, held for the length of a kernel call.
+    fn storage(&self) -> Guard<Arc<Storage>> {
+        self.0.storage.load()
     }
 
     /// The identity of this handle.
@@ -150,7 +158,7 @@ impl Tensor {
 
     /// The element dtype.
     pub fn dtype(&self) -> DType {
-        self.0.storage.buffer().dtype()
+        self.storage().buffer().dtype()
     }
 
     /// The device holding the storage.
@@ -176,20 +184,26 @@ impl Tensor {
     /// True when this handle is the only one to its data: no clone, view or other tensor
     /// shares the storage.
     pub(crate) fn is_exclusive(&self) -> bool {
-        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+        // Two strong references: the tensor's own and the one loaded here.
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage.load_full()) == 2
     }
 
     /// True when `self` and `other` view the same storage.
     pub fn shares_storage(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+        Arc::ptr_eq(&self.storage(), &other.storage())
     }
 
-    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
-        self.0.storage.backend()
+    /// The backend that owns the storage.
+    pub(crate) fn backend(&self) -> Arc<dyn Backend> {
+        self.storage().backend().clone()
     }
 
-    pub(crate) fn as_view(&self) -> View<'_> {
-        View::new(self.0.storage.buffer(), &self.0.layout)
+    /// The storage held with the layout, for a kernel call: `t.hold().view()`.
+    pub(crate) fn hold(&self) -> Held<'_> {
+        Held {
+            storage: self.storage(),
+            layout: &self.0.layout,
+        }
     }
 
     /// Fails unless `self` and every tensor in `others` are on one device.
@@ -275,7 +289,7 @@ impl Tensor {
 
     /// Copies the elements to the host in row-major order, waiting for pending device work.
     pub fn to_host(&self) -> Result<HostData> {
-        self.backend().to_host(self.as_view())
+        self.backend().to_host(self.hold().view())
     }
 
     /// The elements in row-major order, as `T`. The dtype must be `T`'s.
@@ -344,14 +358,14 @@ impl Tensor {
             return Ok(self.clone());
         }
         self.backend().check_dtype("to_dtype", dtype)?;
-        let buf = self.backend().copy(self.as_view(), dtype)?;
+        let buf = self.backend().copy(self.hold().view(), dtype)?;
         let op = if dtype.is_float() && self.dtype().is_float() {
             crate::autograd::record(&[self], || Op::ToDType { x: self.clone() })
         } else {
             None
         };
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             self.shape().clone(),
             op,
@@ -365,7 +379,7 @@ impl Tensor {
         }
         let target = crate::backend::get(device)?;
         target.check_dtype("to_device", self.dtype())?;
-        let buf = self.backend().copy_to(self.as_view(), &*target)?;
+        let buf = self.backend().copy_to(self.hold().view(), &*target)?;
         let op = crate::autograd::record(&[self], || Op::ToDevice { x: self.clone() });
         Ok(Tensor::from_buffer(target, buf, self.shape().clone(), op))
     }
@@ -380,14 +394,66 @@ impl Tensor {
 
     /// A contiguous copy that owns fresh storage. Differentiable.
     pub fn copy(&self) -> Result<Tensor> {
-        let buf = self.backend().copy(self.as_view(), self.dtype())?;
+        let buf = self.backend().copy(self.hold().view(), self.dtype())?;
         let op = crate::autograd::record(&[self], || Op::Copy { x: self.clone() });
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             self.shape().clone(),
             op,
         ))
+    }
+
+    /// Replaces this tensor's data with `src`'s, keeping the handle, like PyTorch's
+    /// `param.data = src`: every clone of the handle (an optimizer's, say) sees the new
+    /// device, dtype and values, and the gradient is left as it is. Views taken before keep the
+    /// old data. `src` must have this shape; this tensor must be a leaf with a contiguous
+    /// layout at offset 0, as parameters and buffers are. Not recorded by autograd.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use silica_core::{DType, Device, Tensor};
+    /// let w = Tensor::zeros([2], DType::F32, Device::Cpu).unwrap();
+    /// let handle = w.clone();
+    /// w.set_data(&Tensor::ones([2], DType::F64, Device::Cpu).unwrap()).unwrap();
+    /// assert_eq!((handle.dtype(), handle.to_vec::<f64>().unwrap()), (DType::F64, vec![1.0; 2]));
+    /// ```
+    pub fn set_data(&self, src: &Tensor) -> Result<()> {
+        let refuse = |why: String| Err(Error::invalid("set_data", why));
+        if !self.is_leaf() {
+            return refuse("only a leaf tensor's data can be replaced".into());
+        }
+        if src.shape() != self.shape() {
+            return refuse(format!(
+                "new data of shape {} for a tensor of shape {}",
+                src.shape(),
+                self.shape()
+            ));
+        }
+        if !self.is_contiguous() || self.layout().offset() != 0 {
+            return refuse(format!(
+                "a strided view (strides {:?}, offset {}) keeps its storage",
+                self.strides(),
+                self.layout().offset()
+            ));
+        }
+        if self.requires_grad() && !src.dtype().is_float() {
+            return refuse(format!(
+                "a tensor that requires grad cannot take {} data",
+                src.dtype()
+            ));
+        }
+        let exact = src.is_contiguous()
+            && src.layout().offset() == 0
+            && src.storage().buffer().len() == src.elem_count();
+        let owned = if exact {
+            src.clone()
+        } else {
+            crate::autograd::no_grad_scope(|| src.copy())?
+        };
+        self.0.storage.store(owned.0.storage.load_full());
+        Ok(())
     }
 
     /// Writes the values of `src` (broadcast to this shape, cast to this dtype) into this
@@ -404,11 +470,25 @@ impl Tensor {
             ));
         }
         let src_layout = src.layout().broadcast_to(self.shape(), "assign")?;
-        self.backend().copy_into(
-            View::new(src.0.storage.buffer(), &src_layout),
-            self.0.storage.buffer(),
+        let (from, to) = (src.storage(), self.storage());
+        to.backend().copy_into(
+            View::new(from.buffer(), &src_layout),
+            to.buffer(),
             self.layout(),
         )
+    }
+}
+
+/// A tensor's storage, held for the length of a kernel call, with the tensor's layout.
+pub(crate) struct Held<'a> {
+    storage: Guard<Arc<Storage>>,
+    layout: &'a Layout,
+}
+
+impl Held<'_> {
+    /// The view a kernel takes.
+    pub(crate) fn view(&self) -> View<'_> {
+        View::new(self.storage.buffer(), self.layout)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Neural-network primitives: softmax, convolution, pooling, padding, dropout.
 
 use super::fused::fused_or;
-use super::Tensor;
+use super::{Held, Tensor};
 use crate::autograd::{no_grad_scope, record, Op};
 use crate::backend::{Conv2dParams, Pool2dParams};
 use crate::rng::Generator;
@@ -118,9 +118,10 @@ impl Tensor {
         let Some(d) = self.shape().dim_or_scalar(name, dim)? else {
             return self.unsqueeze(0)?.softmax_impl(0, log)?.squeeze(0);
         };
-        let fused = self.backend().softmax(self.as_view(), d, log).map(|buf| {
-            Tensor::from_buffer(self.backend().clone(), buf, self.shape().clone(), None)
-        });
+        let fused = self
+            .backend()
+            .softmax(self.hold().view(), d, log)
+            .map(|buf| Tensor::from_buffer(self.backend(), buf, self.shape().clone(), None));
         let out = fused_or(fused, || {
             no_grad_scope(|| {
                 let shifted = self.sub(&self.max(d, true)?)?;
@@ -284,10 +285,11 @@ impl Tensor {
                 ));
             }
         }
+        let bias_held = bias.map(Tensor::hold);
         let buf = self.backend().conv2d(
-            self.as_view(),
-            weight.as_view(),
-            bias.map(Tensor::as_view),
+            self.hold().view(),
+            weight.hold().view(),
+            bias_held.as_ref().map(Held::view),
             &params,
         )?;
         let inputs: Vec<&Tensor> = [self, weight].into_iter().chain(bias).collect();
@@ -298,7 +300,7 @@ impl Tensor {
             params,
         });
         Ok(Tensor::from_buffer(
-            self.backend().clone(),
+            self.backend(),
             buf,
             Shape::new(vec![x[0], w[0], oh, ow]),
             op,
@@ -357,26 +359,26 @@ impl Tensor {
     /// 2-D max pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
     pub fn max_pool2d(&self, cfg: &Pool2dConfig) -> Result<Tensor> {
         let p = self.pool_params("max_pool2d", cfg)?;
-        let (vals, idx) = self.backend().max_pool2d(self.as_view(), &p)?;
+        let (vals, idx) = self.backend().max_pool2d(self.hold().view(), &p)?;
         let shape = Shape::new(vec![p.batch, p.channels, p.out_h(), p.out_w()]);
-        let indices = Tensor::from_buffer(self.backend().clone(), idx, shape.clone(), None);
+        let indices = Tensor::from_buffer(self.backend(), idx, shape.clone(), None);
         let op = record(&[self], || Op::MaxPool2d {
             x: self.clone(),
             indices,
         });
-        Ok(Tensor::from_buffer(self.backend().clone(), vals, shape, op))
+        Ok(Tensor::from_buffer(self.backend(), vals, shape, op))
     }
 
     /// 2-D average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
     pub fn avg_pool2d(&self, cfg: &Pool2dConfig) -> Result<Tensor> {
         let p = self.pool_params("avg_pool2d", cfg)?;
-        let buf = self.backend().avg_pool2d(self.as_view(), &p)?;
+        let buf = self.backend().avg_pool2d(self.hold().view(), &p)?;
         let shape = Shape::new(vec![p.batch, p.channels, p.out_h(), p.out_w()]);
         let op = record(&[self], || Op::AvgPool2d {
             x: self.clone(),
             params: p,
         });
-        Ok(Tensor::from_buffer(self.backend().clone(), buf, shape, op))
+        Ok(Tensor::from_buffer(self.backend(), buf, shape, op))
     }
 
     /// Average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]` with windows chosen as
@@ -573,11 +575,12 @@ impl Tensor {
                 ));
             }
         }
-        let backend = self.backend().clone();
+        let backend = self.backend();
+        let (weight_held, bias_held) = (weight.map(Tensor::hold), bias.map(Tensor::hold));
         let fused = backend.batch_norm(
-            self.as_view(),
-            weight.map(Tensor::as_view),
-            bias.map(Tensor::as_view),
+            self.hold().view(),
+            weight_held.as_ref().map(Held::view),
+            bias_held.as_ref().map(Held::view),
             eps,
         );
         let fused = fused.map(|[y, m, v]| {
@@ -656,14 +659,15 @@ pub(crate) fn batch_norm_grads(
     weight: Option<&Tensor>,
     eps: f64,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let backend = x.backend().clone();
+    let backend = x.backend();
     let c = Shape::new(vec![x.dims()[1]]);
+    let weight_held = weight.map(Tensor::hold);
     let fused = backend.batch_norm_backward(
-        g.as_view(),
-        x.as_view(),
-        mean.as_view(),
-        var.as_view(),
-        weight.map(Tensor::as_view),
+        g.hold().view(),
+        x.hold().view(),
+        mean.hold().view(),
+        var.hold().view(),
+        weight_held.as_ref().map(Held::view),
         eps,
     );
     let fused = fused.map(|[dx, dw, db]| {
@@ -704,10 +708,10 @@ pub(crate) fn conv2d_grads(
     g: &Tensor,
     p: &Conv2dParams,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-    let backend = input.backend().clone();
+    let backend = input.backend();
     let gi = match want_input {
         Some(x) => {
-            let buf = backend.conv2d_backward_input(g.as_view(), weight.as_view(), p)?;
+            let buf = backend.conv2d_backward_input(g.hold().view(), weight.hold().view(), p)?;
             Some(Tensor::from_buffer(
                 backend.clone(),
                 buf,
@@ -719,7 +723,7 @@ pub(crate) fn conv2d_grads(
     };
     let gw = match want_weight {
         Some(w) => {
-            let buf = backend.conv2d_backward_weight(input.as_view(), g.as_view(), p)?;
+            let buf = backend.conv2d_backward_weight(input.hold().view(), g.hold().view(), p)?;
             Some(Tensor::from_buffer(backend, buf, w.shape().clone(), None))
         }
         None => None,
@@ -729,7 +733,7 @@ pub(crate) fn conv2d_grads(
 
 /// The input gradient of an average pooling, given the output gradient `g`.
 pub(crate) fn avg_pool2d_grad(g: &Tensor, p: &Pool2dParams) -> Result<Tensor> {
-    let buf = g.backend().avg_pool2d_backward(g.as_view(), p)?;
+    let buf = g.backend().avg_pool2d_backward(g.hold().view(), p)?;
     let shape = Shape::new(vec![p.batch, p.channels, p.in_h, p.in_w]);
-    Ok(Tensor::from_buffer(g.backend().clone(), buf, shape, None))
+    Ok(Tensor::from_buffer(g.backend(), buf, shape, None))
 }

@@ -25,8 +25,8 @@ impl Tensor {
             // A 0-dim tensor is sorted; its one element is at index 0.
             return Ok((self.clone(), Tensor::zeros((), DType::I64, self.device())?));
         };
-        let (values, indices) = self.backend().sort(self.as_view(), d, descending)?;
-        let backend = self.backend().clone();
+        let (values, indices) = self.backend().sort(self.hold().view(), d, descending)?;
+        let backend = self.backend();
         let indices = Tensor::from_buffer(backend.clone(), indices, self.shape().clone(), None);
         let op = record(&[self], || Op::Gather {
             x: self.clone(),

@@ -153,16 +153,6 @@ impl MultiheadAttention {
         })
     }
 
-    /// This layer with its parameters cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<MultiheadAttention> {
-        Ok(MultiheadAttention {
-            in_proj_weight: init::convert(&self.in_proj_weight, dtype, device)?,
-            in_proj_bias: init::convert_opt(&self.in_proj_bias, dtype, device)?,
-            out_proj: self.out_proj.to(dtype, device)?,
-            ..self
-        })
-    }
-
     /// The model width `E`.
     pub fn embed_dim(&self) -> usize {
         self.in_proj_weight.dims()[1]
@@ -499,18 +489,6 @@ impl TransformerEncoderLayer {
             dropout1: dropout(generator)?,
             dropout2: dropout(generator)?,
             config,
-        })
-    }
-
-    /// This layer with its parameters cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<TransformerEncoderLayer> {
-        Ok(TransformerEncoderLayer {
-            self_attn: self.self_attn.to(dtype, device)?,
-            linear1: self.linear1.to(dtype, device)?,
-            linear2: self.linear2.to(dtype, device)?,
-            norm1: self.norm1.to(dtype, device)?,
-            norm2: self.norm2.to(dtype, device)?,
-            ..self
         })
     }
 

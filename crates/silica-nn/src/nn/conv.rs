@@ -2,7 +2,7 @@
 
 use super::init;
 use super::module::{Module, Slot};
-use silica_core::{Conv2dConfig, DType, Device, Error, Generator, Result, Tensor};
+use silica_core::{Conv2dConfig, Error, Generator, Result, Tensor};
 
 /// 2-D convolution, as `torch.nn.Conv2d` (zero padding): input `[n, in, h, w]` (or unbatched
 /// `[in, h, w]`), output `[n, out, h_out, w_out]`, with weight `[out, in / groups, kh, kw]`
@@ -65,15 +65,6 @@ impl Conv2d {
             weight,
             bias,
             config,
-        })
-    }
-
-    /// This layer with its parameters cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<Conv2d> {
-        Ok(Conv2d {
-            weight: init::convert(&self.weight, dtype, device)?,
-            bias: init::convert_opt(&self.bias, dtype, device)?,
-            config: self.config,
         })
     }
 

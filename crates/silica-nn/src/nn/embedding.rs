@@ -2,7 +2,7 @@
 
 use super::init;
 use super::module::{Module, Slot};
-use silica_core::{DType, Device, Error, Generator, Result, Tensor};
+use silica_core::{DType, Error, Generator, Result, Tensor};
 
 /// A table of `num_embeddings` vectors of size `embedding_dim`, as `torch.nn.Embedding`:
 /// integer ids of any shape `[..]` give `[.., embedding_dim]`. The weight
@@ -56,13 +56,6 @@ impl Embedding {
         let weight = weight.detach();
         weight.set_requires_grad(!freeze)?;
         Ok(Embedding { weight })
-    }
-
-    /// This layer with its weight cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<Embedding> {
-        Ok(Embedding {
-            weight: init::convert(&self.weight, dtype, device)?,
-        })
     }
 
     /// The table, `[num_embeddings, embedding_dim]`.

@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 
-use silica_core::{no_grad, DType, Device, Error, Generator, Result, Tensor};
+use silica_core::{no_grad, Error, Generator, Result, Tensor};
 
 /// The nonlinearity that follows a layer, which sets the gain of [`calculate_gain`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -214,16 +214,19 @@ pub fn kaiming_normal_(
 
 // ---- helpers the layers share ------------------------------------------------------------
 
-/// A learnable F32 CPU parameter of `shape`, filled with U(-bound, bound).
+/// A learnable parameter of `shape` on the build target (see [`super::build_on`]), filled
+/// with U(-bound, bound).
 pub(crate) fn uniform_param(shape: &[usize], bound: f64, generator: &Generator) -> Result<Tensor> {
-    let t = generator.uniform(shape, -bound, bound, DType::F32, Device::Cpu)?;
+    let (device, dtype) = super::build_target();
+    let t = generator.uniform(shape, -bound, bound, dtype, device)?;
     t.set_requires_grad(true)?;
     Ok(t)
 }
 
-/// A learnable F32 CPU parameter of `shape`, filled with `value`.
+/// A learnable parameter of `shape` on the build target, filled with `value`.
 pub(crate) fn full_param(shape: &[usize], value: f64) -> Result<Tensor> {
-    let t = Tensor::full(shape, value, DType::F32, Device::Cpu)?;
+    let (device, dtype) = super::build_target();
+    let t = Tensor::full(shape, value, dtype, device)?;
     t.set_requires_grad(true)?;
     Ok(t)
 }
@@ -256,30 +259,4 @@ pub(crate) fn default_weight_and_bias(
         None
     };
     Ok((weight, bias))
-}
-
-/// `tensor` as a fresh leaf in `dtype` (float tensors only; integer buffers such as
-/// `num_batches_tracked` keep theirs) on `device`, keeping its `requires_grad` flag.
-pub(crate) fn convert(tensor: &Tensor, dtype: DType, device: Device) -> Result<Tensor> {
-    let _guard = no_grad();
-    let dtype = if tensor.dtype().is_float() {
-        dtype
-    } else {
-        tensor.dtype()
-    };
-    let t = tensor.detach().to_dtype(dtype)?.to_device(device)?.detach();
-    t.set_requires_grad(tensor.requires_grad())?;
-    Ok(t)
-}
-
-/// [`convert`] for an optional tensor.
-pub(crate) fn convert_opt(
-    tensor: &Option<Tensor>,
-    dtype: DType,
-    device: Device,
-) -> Result<Option<Tensor>> {
-    tensor
-        .as_ref()
-        .map(|t| convert(t, dtype, device))
-        .transpose()
 }

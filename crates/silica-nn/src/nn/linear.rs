@@ -2,7 +2,7 @@
 
 use super::init;
 use super::module::{Module, Slot};
-use silica_core::{DType, Device, Error, Generator, Result, Tensor};
+use silica_core::{Error, Generator, Result, Tensor};
 
 /// `y = x Wᵀ + b`, as `torch.nn.Linear`: input `[.., in_features]`, output
 /// `[.., out_features]`, with weight `[out_features, in_features]` and bias `[out_features]`.
@@ -44,14 +44,6 @@ impl Linear {
         let (weight, bias) =
             init::default_weight_and_bias(&[out_features, in_features], bias, generator)?;
         Ok(Linear { weight, bias })
-    }
-
-    /// This layer with its parameters cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<Linear> {
-        Ok(Linear {
-            weight: init::convert(&self.weight, dtype, device)?,
-            bias: init::convert_opt(&self.bias, dtype, device)?,
-        })
     }
 
     /// The weight, `[out_features, in_features]`.

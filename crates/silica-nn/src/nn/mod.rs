@@ -5,6 +5,7 @@
 
 mod activation;
 mod attention;
+mod build;
 mod container;
 mod conv;
 mod dropout;
@@ -18,6 +19,7 @@ mod pool;
 
 pub use activation::*;
 pub use attention::*;
+pub use build::{build_on, build_target, BuildOn};
 pub use container::*;
 pub use conv::*;
 pub use dropout::*;

@@ -1,7 +1,7 @@
 //! The [`Module`] trait: named parameters and buffers, train/eval mode, and state dicts with
 //! PyTorch's key names.
 
-use silica_core::{no_grad, Error, Result, Tensor};
+use silica_core::{no_grad, DType, Device, Error, Result, Tensor};
 use std::collections::BTreeMap;
 
 /// Named tensors, sorted by name, with PyTorch `state_dict` keys (`features.0.weight`,
@@ -183,6 +183,61 @@ pub trait Module: Send + Sync {
         });
     }
 
+    /// Moves every parameter and buffer, and every gradient, to `device`, as PyTorch's
+    /// `module.to(device)`. Each tensor keeps its handle (see [`Tensor::set_data`]), so an
+    /// optimizer built on the parameters keeps them; move its state with
+    /// [`crate::optim::Optimizer::to_device`]. Every copy is made before any tensor changes,
+    /// so a failure leaves the module as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use silica_core::{backendtest::AsyncCpuBackend, Device, Generator};
+    /// use silica_nn::nn::{Linear, Module};
+    /// # fn main() -> silica_core::Result<()> {
+    /// let fc = Linear::new(3, 2, true, &Generator::new(0))?;
+    /// let weight = fc.weight().clone();
+    /// let device = AsyncCpuBackend::register();
+    /// fc.to_device(device)?;
+    /// assert_eq!(weight.device(), device); // the same handle, moved
+    /// # Ok(()) }
+    /// ```
+    fn to_device(&self, device: Device) -> Result<()> {
+        convert_all(self, &|t| t.to_device(device))
+    }
+
+    /// Casts every floating-point parameter and buffer, and every gradient, to `dtype` (a
+    /// float dtype), keeping each handle, as PyTorch's `module.to(dtype)`; integer buffers
+    /// such as `num_batches_tracked` keep theirs. A failure leaves the module as it was.
+    fn to_dtype(&self, dtype: DType) -> Result<()> {
+        if !dtype.is_float() {
+            return Err(Error::dtype(
+                "to_dtype",
+                dtype,
+                "a float dtype for a module's parameters",
+            ));
+        }
+        convert_all(self, &|t| {
+            if t.dtype().is_float() {
+                t.to_dtype(dtype)
+            } else {
+                Ok(t.clone())
+            }
+        })
+    }
+
+    /// This module with its float parameters and buffers cast to `dtype`, then everything moved
+    /// to `device`: [`Module::to_dtype`] and [`Module::to_device`] for a builder chain,
+    /// `Linear::new(..)?.to(DType::F64, device)?`.
+    fn to(self, dtype: DType, device: Device) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        self.to_dtype(dtype)?;
+        self.to_device(device)?;
+        Ok(self)
+    }
+
     /// Clears the gradient of every parameter (PyTorch's `zero_grad(set_to_none=True)`).
     fn zero_grad(&self) {
         for p in self.parameters() {
@@ -203,6 +258,36 @@ pub struct LoadReport {
 enum Entry<'a> {
     Param(&'a Tensor),
     Buffer(&'a Tensor),
+}
+
+/// Replaces the data of every parameter and buffer of `m` (and every gradient) with
+/// `convert`'s result, computing all of them first.
+fn convert_all<M: Module + ?Sized>(
+    m: &M,
+    convert: &dyn Fn(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
+    let _guard = no_grad();
+    let mut tensors: Vec<Tensor> = Vec::new();
+    walk(m, "", &mut |_, entry| {
+        let (Entry::Param(t) | Entry::Buffer(t)) = entry;
+        // A tied parameter appears twice: convert it once.
+        if !tensors.iter().any(|seen| seen.id() == t.id()) {
+            tensors.push(t.clone());
+        }
+    });
+    let mut plan = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        let data = convert(&t.detach())?;
+        let grad = t.grad().map(|g| convert(&g)).transpose()?;
+        plan.push((t, data, grad));
+    }
+    for (t, data, grad) in plan {
+        t.set_data(&data)?;
+        if grad.is_some() {
+            t.set_grad(grad)?;
+        }
+    }
+    Ok(())
 }
 
 /// Visits every parameter and buffer below `m`, with dotted names.

@@ -7,7 +7,7 @@
 
 use super::init;
 use super::module::{Module, Slot};
-use silica_core::{no_grad, DType, Device, Error, Result, Tensor};
+use silica_core::{no_grad, DType, Error, Result, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options of [`BatchNorm1d`] and [`BatchNorm2d`]; the default is PyTorch's.
@@ -101,10 +101,11 @@ impl BatchNorm {
             (None, None)
         };
         let (running_mean, running_var, num_batches_tracked) = if config.track_running_stats {
+            let (device, dtype) = super::build_target();
             (
-                Some(Tensor::zeros([num_features], DType::F32, Device::Cpu)?),
-                Some(Tensor::ones([num_features], DType::F32, Device::Cpu)?),
-                Some(Tensor::zeros((), DType::I64, Device::Cpu)?),
+                Some(Tensor::zeros([num_features], dtype, device)?),
+                Some(Tensor::ones([num_features], dtype, device)?),
+                Some(Tensor::zeros((), DType::I64, device)?),
             )
         } else {
             (None, None, None)
@@ -120,18 +121,6 @@ impl BatchNorm {
             running_var,
             num_batches_tracked,
             training: AtomicBool::new(true),
-        })
-    }
-
-    fn to(self, dtype: DType, device: Device) -> Result<BatchNorm> {
-        Ok(BatchNorm {
-            weight: init::convert_opt(&self.weight, dtype, device)?,
-            bias: init::convert_opt(&self.bias, dtype, device)?,
-            running_mean: init::convert_opt(&self.running_mean, dtype, device)?,
-            running_var: init::convert_opt(&self.running_var, dtype, device)?,
-            num_batches_tracked: init::convert_opt(&self.num_batches_tracked, dtype, device)?,
-            training: AtomicBool::new(self.is_training()),
-            ..self
         })
     }
 
@@ -295,12 +284,6 @@ macro_rules! batch_norm_layer {
                     num_features,
                     config,
                 )?))
-            }
-
-            /// This layer with its float parameters and buffers cast to `dtype` and everything
-            /// moved to `device` (`num_batches_tracked` stays I64).
-            pub fn to(self, dtype: DType, device: Device) -> Result<$name> {
-                Ok($name(self.0.to(dtype, device)?))
             }
         }
 
@@ -488,15 +471,6 @@ impl LayerNorm {
             config,
             weight,
             bias,
-        })
-    }
-
-    /// This layer with its parameters cast to `dtype` and moved to `device`.
-    pub fn to(self, dtype: DType, device: Device) -> Result<LayerNorm> {
-        Ok(LayerNorm {
-            weight: init::convert_opt(&self.weight, dtype, device)?,
-            bias: init::convert_opt(&self.bias, dtype, device)?,
-            ..self
         })
     }
 

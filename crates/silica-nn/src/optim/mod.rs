@@ -96,6 +96,12 @@ pub trait Optimizer: Send {
 
     /// Restores a state from [`Optimizer::state_dict`]. On error, the optimizer is unchanged.
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()>;
+
+    /// Moves the per-parameter state (moments, momentum buffers) to `device`, as after
+    /// `model.to_device(device)`. A `step` with state on another device than its parameter
+    /// is an error that says so; the optimizer never updates from a stale copy. On error,
+    /// nothing moves.
+    fn to_device(&mut self, device: Device) -> Result<()>;
 }
 
 /// A learning-rate schedule, stepped once per epoch or per iteration, as the caller chooses.
@@ -193,6 +199,9 @@ macro_rules! group_optimizer {
             fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
                 self.groups.load_state_dict(state)
             }
+            fn to_device(&mut self, device: silica_core::Device) -> Result<()> {
+                self.groups.move_state(device)
+            }
         }
     };
 }
@@ -224,6 +233,31 @@ pub(crate) struct Groups<C> {
     pub(crate) groups: Vec<ParamGroup<C>>,
     /// One entry per parameter, by global index; `None` before its first step.
     pub(crate) state: Vec<Option<ParamState>>,
+}
+
+/// Fails unless the gradient and every state tensor of parameter `index` sit on the
+/// parameter's device: after a model moves, its optimizer's state must move too.
+fn check_devices(
+    name: &'static str,
+    index: usize,
+    p: &Tensor,
+    g: &Tensor,
+    st: &ParamState,
+) -> Result<()> {
+    let device = p.device();
+    let stray = std::iter::once(("gradient", g))
+        .chain(st.bufs.iter().map(|(&n, t)| (n, t)))
+        .find(|(_, t)| t.device() != device);
+    match stray {
+        None => Ok(()),
+        Some((what, t)) => Err(Error::invalid(
+            name,
+            format!(
+                "the {what} of parameter {index} is on {}, the parameter on {device}; after moving the model, move the optimizer too (optimizer.to_device({device}))",
+                t.device()
+            ),
+        )),
+    }
 }
 
 /// Checks a learning rate: finite and not negative.
@@ -367,10 +401,36 @@ impl<C: GroupConfig> Groups<C> {
                 index += 1;
                 let Some(g) = p.grad() else { continue };
                 let mut st = slot.clone().unwrap_or_default();
+                check_devices(C::NAME, index - 1, p, &g, &st)?;
                 update(&group.config, p, &g, &mut st)?;
                 *slot = Some(st);
             }
         }
+        Ok(())
+    }
+
+    /// Moves every state tensor to `device`, all copies made first.
+    pub(crate) fn move_state(&mut self, device: Device) -> Result<()> {
+        let moved = self
+            .state
+            .iter()
+            .map(|st| {
+                st.as_ref()
+                    .map(|st| {
+                        let bufs = st
+                            .bufs
+                            .iter()
+                            .map(|(&name, t)| Ok((name, t.to_device(device)?)))
+                            .collect::<Result<_>>()?;
+                        Ok(ParamState {
+                            step: st.step,
+                            bufs,
+                        })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.state = moved;
         Ok(())
     }
 
