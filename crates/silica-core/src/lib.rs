@@ -37,7 +37,8 @@ mod storage;
 mod tensor;
 
 pub use autograd::{
-    grad, gradcheck, is_grad_enabled, no_grad, BackwardOptions, GradModeGuard, GradcheckOptions,
+    grad, gradcheck, gradgradcheck, is_grad_enabled, no_grad, BackwardOptions, Function,
+    GradModeGuard, GradcheckOptions, HookHandle,
 };
 pub use backend::MemoryStats;
 pub use device::Device;

@@ -1,8 +1,8 @@
 //! Every differentiable op against float64 central differences.
 
 use silica_core::{
-    gradcheck, Conv2dConfig, DType, Device, Generator, GradcheckOptions, PadMode, Pool2dConfig,
-    Result, Tensor,
+    gradcheck, gradgradcheck, Conv2dConfig, DType, Device, Generator, GradcheckOptions, PadMode,
+    Pool2dConfig, Result, Tensor,
 };
 
 /// How an input is drawn.
@@ -210,33 +210,51 @@ const CASES: &[(&str, &[In], Op)] = &[
     }),
 ];
 
+/// The inputs of a case, drawn from a fixed seed; the F64 ones require gradients.
+fn draw(inputs: &[In]) -> Vec<Tensor> {
+    let gen = Generator::new(11);
+    let xs: Vec<Tensor> = inputs
+        .iter()
+        .map(|i| match *i {
+            N(s) => gen.randn(s, DType::F64, Device::Cpu),
+            P(s) => gen.rand(s, DType::F64, Device::Cpu)?.add_scalar(0.5),
+            I(s, high) => gen.randint(0, high, s, DType::I64, Device::Cpu),
+            M(s) => gen.rand(s, DType::F64, Device::Cpu)?.gt_scalar(0.5),
+        })
+        .collect::<Result<_>>()
+        .unwrap();
+    for x in xs.iter().filter(|x| x.dtype() == DType::F64) {
+        x.set_requires_grad(true).unwrap();
+    }
+    xs
+}
+
+type Check = fn(Op, &[Tensor], GradcheckOptions) -> Result<()>;
+
+/// Runs `check` on every case and lists the failures.
+fn check_all(check: Check) {
+    let failures: Vec<String> = CASES
+        .iter()
+        .filter_map(|(name, inputs, op)| {
+            check(*op, &draw(inputs), GradcheckOptions::default())
+                .err()
+                .map(|e| format!("{name}: {e}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "failed:\n{}", failures.join("\n"));
+}
+
 #[test]
 fn every_differentiable_op_passes_gradcheck() {
-    let mut failures = Vec::new();
-    for (name, inputs, op) in CASES {
-        let gen = Generator::new(11);
-        let xs: Vec<Tensor> = inputs
-            .iter()
-            .map(|i| match *i {
-                N(s) => gen.randn(s, DType::F64, Device::Cpu),
-                P(s) => gen.rand(s, DType::F64, Device::Cpu)?.add_scalar(0.5),
-                I(s, high) => gen.randint(0, high, s, DType::I64, Device::Cpu),
-                M(s) => gen.rand(s, DType::F64, Device::Cpu)?.gt_scalar(0.5),
-            })
-            .collect::<Result<_>>()
-            .unwrap();
-        for x in xs.iter().filter(|x| x.dtype() == DType::F64) {
-            x.set_requires_grad(true).unwrap();
-        }
-        if let Err(e) = gradcheck(op, &xs, GradcheckOptions::default()) {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "gradcheck failed:\n{}",
-        failures.join("\n")
-    );
+    check_all(gradcheck);
+}
+
+/// Every op claims double backward: its gradient is recorded with differentiable ops (conv2d,
+/// the pools and batch norm included), so second derivatives, with respect to the inputs and
+/// to the output gradient, agree with finite differences.
+#[test]
+fn every_differentiable_op_passes_gradgradcheck() {
+    check_all(gradgradcheck);
 }
 
 #[test]

@@ -107,24 +107,17 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             weight,
             bias,
             params,
-        } => {
-            // Only the gradients someone needs: the first layer's input rarely requires one.
-            let (gi, gw) = crate::tensor::conv2d_grads(
-                input.requires_grad().then_some(input),
-                weight.requires_grad().then_some(weight),
-                (input, weight),
-                g,
-                params,
-            )?;
-            let gb = match bias {
-                Some(b) if b.requires_grad() => Some(g.sum([0, 2, 3], false)?),
-                _ => None,
-            };
-            [gi, gw]
-                .into_iter()
-                .chain(bias.as_ref().map(|_| gb))
-                .collect()
-        }
+        } => super::conv::conv2d_backward(input, weight, bias.as_ref(), params, g)?,
+        Op::Conv2dInputGrad {
+            g: go,
+            weight,
+            params,
+        } => super::conv::input_grad_backward(go, weight, params, g)?,
+        Op::Conv2dWeightGrad {
+            input,
+            g: go,
+            params,
+        } => super::conv::weight_grad_backward(input, go, params, g)?,
         Op::MaxPool2d { x, indices } => {
             let d = x.dims();
             let (planes, hw) = (d[0] * d[1], d[2] * d[3]);
@@ -136,7 +129,9 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             )?;
             vec![Some(gi.reshape(x.shape())?)]
         }
-        Op::AvgPool2d { params, .. } => vec![Some(crate::tensor::avg_pool2d_grad(g, params)?)],
+        Op::AvgPool2d { params, .. } => vec![Some(super::pool::avg_pool2d_grad(g, params)?)],
+        Op::AvgPool2dGrad { params, .. } => vec![Some(g.avg_pool2d_with(params)?)],
+        Op::Custom { f, inputs } => super::function::backward(f.as_ref(), inputs, g)?,
         Op::BatchNorm {
             x,
             weight,
@@ -145,8 +140,7 @@ pub(crate) fn backward(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             var,
             eps,
         } => {
-            let (dx, dw, db) =
-                crate::tensor::batch_norm_grads(g, x, mean, var, weight.as_ref(), *eps)?;
+            let (dx, dw, db) = super::batch_norm_grads(g, x, mean, var, weight.as_ref(), *eps)?;
             std::iter::once(Some(dx))
                 .chain(weight.as_ref().map(|_| Some(dw)))
                 .chain(bias.as_ref().map(|_| Some(db)))

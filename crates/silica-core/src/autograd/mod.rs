@@ -8,9 +8,18 @@
 //! formulas themselves are recorded, so gradients can be differentiated again.
 
 mod backward;
+mod conv;
+mod function;
 mod gradcheck;
+mod hooks;
+mod norm;
+mod pool;
 
-pub use gradcheck::{gradcheck, GradcheckOptions};
+pub use function::Function;
+pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions};
+pub use hooks::HookHandle;
+pub(crate) use hooks::Hooks;
+pub(crate) use norm::batch_norm_grads;
 
 use crate::backend::{BinaryOp, Conv2dParams, Pool2dParams, UnaryOp};
 use crate::{Error, Result, Scalar, Tensor, TensorId};
@@ -117,6 +126,18 @@ pub(crate) enum Op {
         bias: Option<Tensor>,
         params: Conv2dParams,
     },
+    /// The input gradient of a convolution, `Bi(g, weight)` (see `autograd/conv.rs`).
+    Conv2dInputGrad {
+        g: Tensor,
+        weight: Tensor,
+        params: Conv2dParams,
+    },
+    /// The weight gradient of a convolution, `Bw(input, g)`.
+    Conv2dWeightGrad {
+        input: Tensor,
+        g: Tensor,
+        params: Conv2dParams,
+    },
     MaxPool2d {
         x: Tensor,
         indices: Tensor,
@@ -134,6 +155,16 @@ pub(crate) enum Op {
     AvgPool2d {
         x: Tensor,
         params: Pool2dParams,
+    },
+    /// The input gradient of an average pooling.
+    AvgPool2dGrad {
+        g: Tensor,
+        params: Pool2dParams,
+    },
+    /// A user-defined [`Function`].
+    Custom {
+        f: std::sync::Arc<dyn Function>,
+        inputs: Vec<Tensor>,
     },
     IndexSelect {
         x: Tensor,
@@ -179,8 +210,12 @@ impl Op {
             | Op::Softmax { x, .. }
             | Op::MaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
+            | Op::AvgPool2dGrad { g: x, .. }
             | Op::IndexSelect { x, .. }
             | Op::Gather { x, .. } => vec![x],
+            Op::Conv2dInputGrad { g, weight, .. } => vec![g, weight],
+            Op::Conv2dWeightGrad { input, g, .. } => vec![input, g],
+            Op::Custom { inputs, .. } => inputs.iter().collect(),
             Op::Binary { lhs, rhs, .. } | Op::Matmul { lhs, rhs } => vec![lhs, rhs],
             Op::Where {
                 on_true, on_false, ..
@@ -314,26 +349,25 @@ impl Tensor {
     ) -> Result<()> {
         let grads = run_backward(self, grad, opts, None)?;
         for (leaf, g) in grads.into_values() {
-            let mut slot = leaf.0.grad.lock().unwrap_or_else(|e| e.into_inner());
-            *slot = Some(match slot.take() {
-                // A gradient that shares memory with anything else (another leaf's gradient,
-                // the seed, a view of an intermediate) is copied, so that writing into one
-                // leaf's `grad()` never changes another's; a strided one is made contiguous,
-                // as PyTorch's gradient layout contract does, so optimizers can use fused
-                // kernels on it.
-                None if g.is_exclusive() && g.is_contiguous() => g,
-                None => {
-                    let _mode = set_grad_enabled(opts.create_graph);
-                    g.copy()?
-                }
-                Some(prev) => {
-                    let _mode = set_grad_enabled(opts.create_graph);
-                    prev.add(&g)?
-                }
-            });
+            accumulate_grad(&leaf, g, opts.create_graph)?;
         }
         Ok(())
     }
+}
+
+/// Adds `g` to `t.grad()`. A gradient that shares memory with anything else (another
+/// leaf's gradient, the seed, a view of an intermediate) is copied, so that writing into one
+/// tensor's `grad()` never changes another's; a strided one is made contiguous, as PyTorch's
+/// gradient layout contract does, so optimizers can use fused kernels on it.
+fn accumulate_grad(t: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+    let mut slot = t.0.grad.lock().unwrap_or_else(|e| e.into_inner());
+    let _mode = set_grad_enabled(create_graph);
+    *slot = Some(match slot.take() {
+        None if g.is_exclusive() && g.is_contiguous() => g,
+        None => g.copy()?,
+        Some(prev) => prev.add(&g)?,
+    });
+    Ok(())
 }
 
 /// The gradients of `output` with respect to each of `inputs`, without touching any `grad()`
@@ -398,7 +432,7 @@ fn run_backward(
         // A leaf's gradient with respect to itself is the seed.
         let mut out = HashMap::new();
         if capture.is_none_or(|c| c.contains(&root.id())) {
-            out.insert(root.id(), (root.clone(), seed));
+            out.insert(root.id(), (root.clone(), root.run_hooks(seed)?.0));
         }
         return Ok(out);
     }
@@ -412,7 +446,9 @@ fn run_backward(
         let Some(g) = pending.remove(&node.id()) else {
             continue;
         };
-        if is_captured(node.id()) {
+        // The node's gradient is complete: its hooks see it, and it is kept if asked.
+        let (g, keep) = node.run_hooks(g)?;
+        if is_captured(node.id()) || (keep && capture.is_none()) {
             out.insert(node.id(), (node.clone(), g.clone()));
         }
         let op = {
@@ -445,6 +481,12 @@ fn run_backward(
                 };
                 pending.insert(input.id(), acc);
             }
+        }
+    }
+    // A leaf's gradient is complete once every path has been walked.
+    for (t, g) in out.values_mut() {
+        if t.is_leaf() {
+            *g = t.run_hooks(g.clone())?.0;
         }
     }
     Ok(out)
@@ -506,6 +548,10 @@ impl std::fmt::Debug for Op {
             Op::Softmax { log: false, .. } => "softmax",
             Op::Softmax { log: true, .. } => "log_softmax",
             Op::Conv2d { .. } => "conv2d",
+            Op::Conv2dInputGrad { .. } => "conv2d_input_grad",
+            Op::Conv2dWeightGrad { .. } => "conv2d_weight_grad",
+            Op::AvgPool2dGrad { .. } => "avg_pool2d_grad",
+            Op::Custom { f, .. } => f.name(),
             Op::MaxPool2d { .. } => "max_pool2d",
             Op::BatchNorm { .. } => "batch_norm",
             Op::AvgPool2d { .. } => "avg_pool2d",

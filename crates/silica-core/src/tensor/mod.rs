@@ -1,23 +1,29 @@
 //! The [`Tensor`] type: a cheap handle to a strided view of a device storage, with autograd.
 
+mod conv;
 mod create;
 mod display;
+mod dropout;
 mod elementwise;
-mod fused;
+pub(crate) mod fused;
 mod index;
 mod linalg;
-mod nn;
+pub(crate) mod norm;
 mod ops_traits;
+mod pad;
+mod pool;
 mod reduce;
 pub(crate) mod scan;
+mod softmax;
 mod sort;
 mod view;
 
-pub(crate) use nn::{avg_pool2d_grad, batch_norm_grads, conv2d_grads};
-pub use nn::{Conv2dConfig, PadMode, Pool2dConfig};
+pub use conv::Conv2dConfig;
+pub use pad::PadMode;
+pub use pool::Pool2dConfig;
 pub use view::{DimSize, ShapeSpec};
 
-use crate::autograd::Op;
+use crate::autograd::{Hooks, Op};
 use crate::backend::{Backend, BufferBox, View};
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, HostData, Layout, Result, Shape};
@@ -68,8 +74,10 @@ pub(crate) struct TensorImpl {
     is_leaf: bool,
     /// The op that produced this tensor; `None` for leaves and after the graph was freed.
     pub(crate) op: Mutex<Option<Op>>,
-    /// The accumulated gradient of a leaf.
+    /// The accumulated gradient of a leaf (or of a non-leaf that retains it).
     pub(crate) grad: Mutex<Option<Tensor>>,
+    /// Hooks and `retain_grad`, allocated on first use.
+    pub(crate) hooks: Mutex<Option<Box<Hooks>>>,
 }
 
 impl Drop for TensorImpl {
@@ -113,6 +121,7 @@ impl Tensor {
             layout,
             op: Mutex::new(op),
             grad: Mutex::new(None),
+            hooks: Mutex::new(None),
         }))
     }
 
@@ -251,7 +260,8 @@ impl Tensor {
         self.0.is_leaf
     }
 
-    /// The gradient accumulated by `backward` into this leaf, if any.
+    /// The gradient accumulated by `backward` into this leaf (or into a non-leaf after
+    /// [`Tensor::retain_grad`]), if any.
     pub fn grad(&self) -> Option<Tensor> {
         self.0
             .grad
