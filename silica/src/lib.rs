@@ -2,8 +2,8 @@
 //!
 //! A PyTorch-like deep-learning library in Rust: tensors with autograd ([`Tensor`]), neural
 //! network modules and losses ([`nn`]), optimizers and schedulers ([`optim`]), datasets and the
-//! `DataLoader` ([`data`]), and safetensors checkpoints ([`io`]). It runs on the CPU; CUDA and
-//! Metal backends plug into the same backend contract. It builds with cargo alone.
+//! `DataLoader` ([`data`]), and safetensors checkpoints ([`io`]). It runs on the CPU; the CUDA and
+//! Metal backends are not written yet (they will implement the same backend contract). It builds with cargo alone.
 //!
 //! # Examples
 //!
@@ -17,6 +17,8 @@
 //! assert_eq!(x.grad().unwrap().to_vec::<f32>()?, vec![2.0, 4.0, 6.0]);
 //! # Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 pub use silica_core::*;
 pub use silica_nn::{data, io, nn, optim};

@@ -7,13 +7,21 @@ use half::{bf16, f16};
 /// A vector of elements of one dtype, on the host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostData {
+    /// [`DType::F32`] elements.
     F32(Vec<f32>),
+    /// [`DType::F64`] elements.
     F64(Vec<f64>),
+    /// [`DType::F16`] elements (IEEE half precision).
     F16(Vec<f16>),
+    /// [`DType::BF16`] elements (bfloat16).
     BF16(Vec<bf16>),
+    /// [`DType::I32`] elements.
     I32(Vec<i32>),
+    /// [`DType::I64`] elements.
     I64(Vec<i64>),
+    /// [`DType::U8`] elements.
     U8(Vec<u8>),
+    /// [`DType::Bool`] elements.
     Bool(Vec<bool>),
 }
 

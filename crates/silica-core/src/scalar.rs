@@ -7,8 +7,11 @@ use crate::{DType, Error, Result};
 /// the dtype of a float tensor.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scalar {
+    /// A boolean (1 or 0 as a number).
     Bool(bool),
+    /// An integer, held exactly as i64.
     Int(i64),
+    /// A floating-point number, held as f64.
     Float(f64),
 }
 

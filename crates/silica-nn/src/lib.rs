@@ -4,6 +4,8 @@
 //! [`optim`] (optimizers, schedulers, gradient clipping), [`data`] (datasets and the
 //! `DataLoader`) and [`io`] (state dicts and checkpoints as safetensors).
 
+#![warn(missing_docs)]
+
 pub mod data;
 pub mod io;
 pub mod nn;

@@ -854,3 +854,46 @@ fn csv_bad_files_are_clear_errors() {
     ));
     assert!(msg.starts_with("/nonexistent/x.csv: "), "{msg}");
 }
+
+/// Reads sample `i` from a file that does not exist.
+struct MissingFiles;
+
+impl Dataset for MissingFiles {
+    fn len(&self) -> usize {
+        4
+    }
+
+    fn get(&self, index: usize) -> Result<Vec<Tensor>> {
+        let path = format!("/nonexistent/silica/sample-{index}.bin");
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io { path, source })?;
+        Ok(vec![Tensor::from_vec(bytes, [1], Device::Cpu)?])
+    }
+}
+
+#[test]
+fn an_io_error_in_a_dataset_stays_an_io_error_with_context() {
+    for workers in [0, 2] {
+        let cfg = DataLoaderConfig {
+            num_workers: workers,
+            ..config(2)
+        };
+        let loader = DataLoader::new(MissingFiles, cfg).unwrap();
+        let err = loader.iter().find_map(|b| b.err()).expect("an error");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("DataLoader: batch 0, sample 0: /nonexistent/silica/sample-0.bin"),
+            "workers {workers}: {msg}"
+        );
+        match err.root_cause() {
+            Error::Io { path, source } => {
+                assert!(path.ends_with("sample-0.bin"), "{path}");
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            }
+            other => panic!("workers {workers}: the cause lost its kind: {other:?}"),
+        }
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the cause is chained"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Reverse-mode automatic differentiation.
 //!
-//! Each differentiable op records an [`Op`] on its result: the op code, its inputs, and what
+//! Each differentiable op records an `Op` on its result: the op code, its inputs, and what
 //! its gradient needs. [`Tensor::backward`] walks the recorded graph in reverse topological
 //! order, calls the gradient formulas in `backward.rs` (written with ordinary tensor ops, so they
 //! run on every backend), and accumulates into the `grad()` of each leaf that requires it. The

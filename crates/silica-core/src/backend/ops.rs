@@ -5,18 +5,31 @@
 /// inputs only; the tensor layer casts integers to float first.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryOp {
+    /// `-x` (integers wrap).
     Neg,
+    /// `|x|`.
     Abs,
+    /// `e^x`.
     Exp,
+    /// Natural logarithm `ln(x)`; NaN for `x < 0`, -inf at 0.
     Log,
+    /// `ln(1 + x)`, accurate for small `x`, as `torch.log1p`.
     Log1p,
+    /// `sqrt(x)`; NaN for `x < 0`.
     Sqrt,
+    /// `1 / sqrt(x)`, as `torch.rsqrt`.
     Rsqrt,
+    /// `x * x`.
     Square,
+    /// `sin(x)`, `x` in radians.
     Sin,
+    /// `cos(x)`, `x` in radians.
     Cos,
+    /// `tanh(x)`.
     Tanh,
+    /// `1 / (1 + exp(-x))`.
     Sigmoid,
+    /// `max(x, 0)`.
     Relu,
     /// `x` for `x >= 0`, else `slope * x`.
     LeakyRelu(f64),
@@ -28,20 +41,30 @@ pub enum UnaryOp {
     Silu,
     /// `log(1 + exp(beta * x)) / beta`, and `x` where `beta * x > threshold`.
     Softplus {
+        /// Scale applied to the input before the softplus and divided out after; PyTorch's
+        /// `beta` (default 1).
         beta: f64,
+        /// Above this value of `beta * x` the op returns `x` unchanged, for numerical
+        /// stability; PyTorch's `threshold` (default 20).
         threshold: f64,
     },
+    /// The Gauss error function `erf(x)`, as `torch.erf`.
     Erf,
     /// -1, 0 or 1 (NaN stays NaN).
     Sign,
+    /// Largest integer not above `x`; integers pass through.
     Floor,
+    /// Smallest integer not below `x`; integers pass through.
     Ceil,
     /// Rounds half to even, as `torch.round`.
     Round,
+    /// `1 / x`, as `torch.reciprocal`.
     Recip,
     /// `min(max(x, min), max)`; NaN passes through.
     Clamp {
+        /// Lower bound, PyTorch's `min`; `-inf` for none.
         min: f64,
+        /// Upper bound, PyTorch's `max`; `+inf` for none. Wins over `min` when `min > max`.
         max: f64,
     },
 }
@@ -98,11 +121,16 @@ impl UnaryOp {
 /// Elementwise ops of two operands of one dtype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinaryOp {
+    /// `lhs + rhs` (integers wrap; logical or on Bool).
     Add,
+    /// `lhs - rhs` (integers wrap).
     Sub,
+    /// `lhs * rhs` (integers wrap; logical and on Bool).
     Mul,
     /// Float division, or integer division truncating toward zero.
     Div,
+    /// `lhs ^ rhs`. For integers a negative power truncates `1 / lhs^-rhs` toward zero, as
+    /// PyTorch's integer pow.
     Pow,
     /// The larger operand; NaN if either is NaN.
     Maximum,
@@ -110,13 +138,19 @@ pub enum BinaryOp {
     Minimum,
     /// Comparisons give Bool.
     Eq,
+    /// `lhs != rhs`, as Bool.
     Ne,
+    /// `lhs < rhs`, as Bool.
     Lt,
+    /// `lhs <= rhs`, as Bool.
     Le,
+    /// `lhs > rhs`, as Bool.
     Gt,
+    /// `lhs >= rhs`, as Bool.
     Ge,
     /// Logical ops treat non-zero as true and give Bool.
     And,
+    /// Logical or: true when either operand is non-zero; gives Bool.
     Or,
 }
 
@@ -161,7 +195,9 @@ impl BinaryOp {
 /// Reductions over dims.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReduceOp {
+    /// Sum of the elements (0 for an empty reduction).
     Sum,
+    /// Product of the elements (1 for an empty reduction).
     Prod,
     /// NaN wins, as in PyTorch.
     Max,
@@ -177,11 +213,26 @@ pub enum ReduceOp {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distribution {
     /// Uniform on `[low, high)`.
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        /// Inclusive lower bound.
+        low: f64,
+        /// Exclusive upper bound.
+        high: f64,
+    },
     /// Normal with this mean and standard deviation.
-    Normal { mean: f64, std: f64 },
+    Normal {
+        /// The mean.
+        mean: f64,
+        /// The standard deviation.
+        std: f64,
+    },
     /// Uniform integers on `[low, high)`.
-    Int { low: i64, high: i64 },
+    Int {
+        /// Inclusive lower bound.
+        low: i64,
+        /// Exclusive upper bound; greater than `low`.
+        high: i64,
+    },
 }
 
 /// Hyper-parameters of one Adam or AdamW step, as PyTorch's single-tensor update computes it.
@@ -192,14 +243,21 @@ pub enum Distribution {
 /// `p -= lr / (1 - beta1^step) * m / (sqrt(v̂) / sqrt(1 - beta2^step) + eps)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
+    /// Learning rate, PyTorch's `lr`.
     pub lr: f64,
+    /// Decay rate of the first-moment average `m`, PyTorch's `betas[0]`.
     pub beta1: f64,
+    /// Decay rate of the second-moment average `v`, PyTorch's `betas[1]`.
     pub beta2: f64,
+    /// Term added to the denominator for numerical stability, PyTorch's `eps`.
     pub eps: f64,
+    /// Weight decay coefficient (0 for none), PyTorch's `weight_decay`.
     pub weight_decay: f64,
     /// AdamW's decoupled weight decay instead of Adam's L2 term.
     pub decoupled: bool,
+    /// Divide by the running maximum of `v` (AMSGrad), PyTorch's `amsgrad`.
     pub amsgrad: bool,
+    /// Ascend instead of descend (the gradient is negated), PyTorch's `maximize`.
     pub maximize: bool,
     /// The step number, counted from 1.
     pub step: u64,
@@ -208,12 +266,19 @@ pub struct AdamStep {
 /// Sizes and hyper-parameters of one 2-D convolution (NCHW input, OIHW weight).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Conv2dParams {
+    /// Batch size `n`, dim 0 of the input.
     pub batch: usize,
+    /// Input channels `c_in`, dim 1 of the input.
     pub in_channels: usize,
+    /// Output channels `c_out`, dim 0 of the weight.
     pub out_channels: usize,
+    /// Input height, dim 2 of the input.
     pub in_h: usize,
+    /// Input width, dim 3 of the input.
     pub in_w: usize,
+    /// Kernel height `kh`, dim 2 of the weight.
     pub kernel_h: usize,
+    /// Kernel width `kw`, dim 3 of the weight.
     pub kernel_w: usize,
     /// (height, width) stride.
     pub stride: (usize, usize),
@@ -221,6 +286,8 @@ pub struct Conv2dParams {
     pub padding: (usize, usize),
     /// (height, width) dilation.
     pub dilation: (usize, usize),
+    /// Number of channel groups; `in_channels` and `out_channels` are both multiples of it,
+    /// and the weight is `[c_out, c_in / groups, kh, kw]`.
     pub groups: usize,
 }
 
@@ -261,12 +328,17 @@ fn conv_out(input: usize, kernel: usize, stride: usize, pad: usize, dilation: us
 /// Sizes and hyper-parameters of one 2-D pooling (NCHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Pool2dParams {
+    /// Batch size `n`, dim 0 of the input.
     pub batch: usize,
+    /// Channels `c`, dim 1 of the input (pooled independently).
     pub channels: usize,
+    /// Input height, dim 2 of the input.
     pub in_h: usize,
+    /// Input width, dim 3 of the input.
     pub in_w: usize,
     /// (height, width) window.
     pub kernel: (usize, usize),
+    /// (height, width) stride between windows.
     pub stride: (usize, usize),
     /// Implicit padding on each side: -inf for max pooling, zeros for average pooling.
     pub padding: (usize, usize),

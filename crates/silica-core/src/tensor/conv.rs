@@ -17,9 +17,15 @@ use crate::{Error, Result, Shape};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dConfig {
+    /// `[height, width]` step between kernel applications; positive. Default `[1, 1]`.
     pub stride: [usize; 2],
+    /// `[height, width]` zero padding added on each side of the input (top and bottom, left
+    /// and right). Default `[0, 0]`.
     pub padding: [usize; 2],
+    /// `[height, width]` spacing between kernel elements; positive. Default `[1, 1]`.
     pub dilation: [usize; 2],
+    /// Number of channel groups: input and output channels are split into `groups` blocks
+    /// convolved independently, so both must be multiples of it. Default 1.
     pub groups: usize,
 }
 

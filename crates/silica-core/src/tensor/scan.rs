@@ -22,7 +22,7 @@ impl Tensor {
 
     /// Running products along `dim`, as `torch.cumprod`: integers and bools multiply in I64.
     /// The gradient of element `i` sums, over the later outputs, the product of the other
-    /// factors, without division (see [`cumprod_grad`]).
+    /// factors, without division (see `cumprod_grad`).
     pub fn cumprod(&self, dim: impl Dim) -> Result<Tensor> {
         let out = no_grad_scope(|| self.cumulative("cumprod", dim, |a, b| a.mul(b)))?;
         let d = self.shape().dim_or_scalar("cumprod", dim)?;

@@ -438,7 +438,7 @@ fn load_batch(
             current.set(Some(i));
             let sample = dataset
                 .get(i)
-                .map_err(|e| batch_error(b, format!("sample {i}: {e}")))?;
+                .map_err(|e| e.context(format!("DataLoader: batch {b}, sample {i}")))?;
             let fields = samples.first().map_or(sample.len(), Vec::len);
             if sample.is_empty() || sample.len() != fields {
                 return Err(batch_error(
@@ -458,7 +458,7 @@ fn load_batch(
             .iter()
             .map(|t| t.to_device(device))
             .collect::<Result<Vec<_>>>()
-            .map_err(|e| batch_error(b, format!("moving the batch to {device}: {e}")))
+            .map_err(|e| e.context(format!("DataLoader: batch {b}, moving it to {device}")))
     };
     catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
         let msg = payload
@@ -493,7 +493,8 @@ fn collate(samples: &[Vec<Tensor>], b: usize, indices: &[usize]) -> Result<Vec<T
                 ));
             }
             let refs: Vec<&Tensor> = samples.iter().map(|s| &s[f]).collect();
-            Tensor::stack(&refs, 0).map_err(|e| batch_error(b, format!("field {f}: {e}")))
+            Tensor::stack(&refs, 0)
+                .map_err(|e| e.context(format!("DataLoader: batch {b}, field {f}")))
         })
         .collect()
 }

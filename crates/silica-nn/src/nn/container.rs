@@ -6,85 +6,104 @@
 
 use super::module::{Module, Slot};
 use silica_core::{Error, Result, Tensor};
+use std::marker::PhantomData;
 
-/// Calls `f` with each of `modules` as a child named by its index.
-fn visit_indexed(modules: &[Box<dyn Module>], f: &mut dyn FnMut(Slot<'_>)) {
-    for (i, m) in modules.iter().enumerate() {
-        f(Slot::Child(&i.to_string(), m.as_ref()));
+/// What a [`ModuleVec`] is: a chain ([`Sequential`]) or a plain list ([`ModuleList`]). It
+/// names the container and gives it its `forward`.
+pub trait ContainerKind: Default + Send + Sync {
+    /// The container's name, in `Debug` and errors.
+    const NAME: &'static str;
+
+    /// The container's `forward` over its children.
+    fn forward(modules: &[Box<dyn Module>], x: &Tensor) -> Result<Tensor>;
+}
+
+/// An ordered list of child modules named `"0"`, `"1"`, ...: the one type behind
+/// [`Sequential`] and [`ModuleList`], which differ only in their [`ContainerKind`].
+#[derive(Default)]
+pub struct ModuleVec<K: ContainerKind> {
+    modules: Vec<Box<dyn Module>>,
+    kind: PhantomData<K>,
+}
+
+impl<K: ContainerKind> ModuleVec<K> {
+    /// An empty container.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// This container with `module` appended (a builder).
+    // A builder step, as candle-nn's `seq().add(..)`; not `std::ops::Add`.
+    #[allow(clippy::should_implement_trait)]
+    pub fn add<M: Module + 'static>(mut self, module: M) -> Self {
+        self.push(module);
+        self
+    }
+
+    /// Appends `module`.
+    pub fn push<M: Module + 'static>(&mut self, module: M) {
+        self.modules.push(Box::new(module));
+    }
+
+    /// Appends a module that is already boxed.
+    pub fn push_boxed(&mut self, module: Box<dyn Module>) {
+        self.modules.push(module);
+    }
+
+    /// The number of children.
+    pub fn len(&self) -> usize {
+        self.modules.len()
+    }
+
+    /// True when there are no children.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty()
+    }
+
+    /// Child `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<&dyn Module> {
+        self.modules.get(index).map(|m| m.as_ref())
+    }
+
+    /// The children in order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
+        self.modules.iter().map(|m| m.as_ref())
     }
 }
 
-/// The list API both containers share: construction, pushing, length, indexing, iteration,
-/// `FromIterator` and `Debug`, over a `modules: Vec<Box<dyn Module>>` field.
-macro_rules! module_vec {
-    ($name:ident) => {
-        impl $name {
-            /// An empty container.
-            pub fn new() -> $name {
-                $name::default()
-            }
+impl<K: ContainerKind> std::ops::Index<usize> for ModuleVec<K> {
+    type Output = dyn Module;
+    /// Child `index`; panics when out of range, as a `Vec` does (see `get`).
+    fn index(&self, index: usize) -> &(dyn Module + 'static) {
+        self.modules[index].as_ref()
+    }
+}
 
-            /// This container with `module` appended (a builder).
-            // A builder step, as candle-nn's `seq().add(..)`; not `std::ops::Add`.
-            #[allow(clippy::should_implement_trait)]
-            pub fn add<M: Module + 'static>(mut self, module: M) -> $name {
-                self.push(module);
-                self
-            }
-
-            /// Appends `module`.
-            pub fn push<M: Module + 'static>(&mut self, module: M) {
-                self.modules.push(Box::new(module));
-            }
-
-            /// Appends a module that is already boxed.
-            pub fn push_boxed(&mut self, module: Box<dyn Module>) {
-                self.modules.push(module);
-            }
-
-            /// The number of children.
-            pub fn len(&self) -> usize {
-                self.modules.len()
-            }
-
-            /// True when there are no children.
-            pub fn is_empty(&self) -> bool {
-                self.modules.is_empty()
-            }
-
-            /// Child `index`, if there is one.
-            pub fn get(&self, index: usize) -> Option<&dyn Module> {
-                self.modules.get(index).map(|m| m.as_ref())
-            }
-
-            /// The children in order.
-            pub fn iter(&self) -> impl Iterator<Item = &dyn Module> {
-                self.modules.iter().map(|m| m.as_ref())
-            }
+impl<K: ContainerKind> FromIterator<Box<dyn Module>> for ModuleVec<K> {
+    fn from_iter<I: IntoIterator<Item = Box<dyn Module>>>(iter: I) -> Self {
+        ModuleVec {
+            modules: iter.into_iter().collect(),
+            kind: PhantomData,
         }
+    }
+}
 
-        impl std::ops::Index<usize> for $name {
-            type Output = dyn Module;
-            /// Child `index`; panics when out of range, as a `Vec` does (see `get`).
-            fn index(&self, index: usize) -> &(dyn Module + 'static) {
-                self.modules[index].as_ref()
-            }
-        }
+impl<K: ContainerKind> std::fmt::Debug for ModuleVec<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({} modules)", K::NAME, self.modules.len())
+    }
+}
 
-        impl FromIterator<Box<dyn Module>> for $name {
-            fn from_iter<I: IntoIterator<Item = Box<dyn Module>>>(iter: I) -> Self {
-                $name {
-                    modules: iter.into_iter().collect(),
-                }
-            }
-        }
+impl<K: ContainerKind> Module for ModuleVec<K> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        K::forward(&self.modules, x)
+    }
 
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{}({} modules)", stringify!($name), self.modules.len())
-            }
+    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
+        for (i, m) in self.modules.iter().enumerate() {
+            f(Slot::Child(&i.to_string(), m.as_ref()));
         }
-    };
+    }
 }
 
 /// A chain of modules, as `torch.nn.Sequential`: `forward` feeds the input through each child
@@ -109,24 +128,21 @@ macro_rules! module_vec {
 /// );
 /// # Ok(()) }
 /// ```
-#[derive(Default)]
-pub struct Sequential {
-    modules: Vec<Box<dyn Module>>,
-}
+pub type Sequential = ModuleVec<Chain>;
 
-module_vec!(Sequential);
+/// The [`ContainerKind`] of [`Sequential`]: `forward` runs the children in order.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Chain;
 
-impl Module for Sequential {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl ContainerKind for Chain {
+    const NAME: &'static str = "Sequential";
+
+    fn forward(modules: &[Box<dyn Module>], x: &Tensor) -> Result<Tensor> {
         let mut y = x.clone();
-        for m in &self.modules {
+        for m in modules {
             y = m.forward(&y)?;
         }
         Ok(y)
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
-        visit_indexed(&self.modules, f);
     }
 }
 
@@ -154,26 +170,23 @@ impl Module for Sequential {
 /// assert!(blocks.forward(&x).is_err());
 /// # Ok(()) }
 /// ```
-#[derive(Default)]
-pub struct ModuleList {
-    modules: Vec<Box<dyn Module>>,
-}
+pub type ModuleList = ModuleVec<List>;
 
-module_vec!(ModuleList);
+/// The [`ContainerKind`] of [`ModuleList`]: no `forward` of its own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct List;
 
-impl Module for ModuleList {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl ContainerKind for List {
+    const NAME: &'static str = "ModuleList";
+
+    fn forward(modules: &[Box<dyn Module>], x: &Tensor) -> Result<Tensor> {
         Err(Error::invalid(
             "ModuleList",
             format!(
                 "a list of {} modules has no forward of its own (input {}); index it (list[i].forward(x)) or iterate over it",
-                self.modules.len(),
+                modules.len(),
                 x.shape()
             ),
         ))
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
-        visit_indexed(&self.modules, f);
     }
 }

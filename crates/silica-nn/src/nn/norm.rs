@@ -8,6 +8,7 @@
 use super::init;
 use super::module::{Module, Slot};
 use silica_core::{no_grad, DType, Error, Result, Tensor};
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options of [`BatchNorm1d`] and [`BatchNorm2d`]; the default is PyTorch's.
@@ -266,34 +267,75 @@ impl BatchNorm {
     }
 }
 
-/// The constructors, `to` and `Deref<Target = BatchNorm>` of a batch-norm layer `$name`
-/// wrapping [`BatchNorm`]; `$what` names its channel dim in errors.
-macro_rules! batch_norm_layer {
-    ($name:ident, $what:literal) => {
-        impl $name {
-            /// A layer for `num_features` channels with the default options, in F32 on the CPU.
-            pub fn new(num_features: usize) -> Result<$name> {
-                $name::with_config(num_features, BatchNormConfig::default())
-            }
+/// What sets [`BatchNorm1d`] and [`BatchNorm2d`] apart: their name, the word for their
+/// channel dim, and the input ranks they take.
+pub trait BatchNormKind: Send + Sync + std::fmt::Debug {
+    /// The layer's name, in errors (`"BatchNorm2d"`).
+    const NAME: &'static str;
+    /// What the channel dim is called in errors (`"channels"`).
+    const CHANNELS: &'static str;
+    /// The input ranks accepted.
+    const RANKS: &'static [usize];
+    /// The accepted input shapes, in errors (`"[n, c, h, w]"`).
+    const SHAPES: &'static str;
+}
 
-            /// A layer for `num_features` channels with `config`, in F32 on the CPU.
-            pub fn with_config(num_features: usize, config: BatchNormConfig) -> Result<$name> {
-                Ok($name(BatchNorm::new(
-                    stringify!($name),
-                    $what,
-                    num_features,
-                    config,
-                )?))
-            }
-        }
+/// A batch-norm layer over [`BatchNorm`] for inputs of the ranks `K` accepts: the one type
+/// behind [`BatchNorm1d`] and [`BatchNorm2d`]. It dereferences to [`BatchNorm`] for its
+/// getters.
+#[derive(Debug)]
+pub struct BatchNormLayer<K: BatchNormKind> {
+    inner: BatchNorm,
+    kind: PhantomData<K>,
+}
 
-        impl std::ops::Deref for $name {
-            type Target = BatchNorm;
-            fn deref(&self) -> &BatchNorm {
-                &self.0
-            }
+impl<K: BatchNormKind> BatchNormLayer<K> {
+    /// A layer for `num_features` channels with the default options, in F32 on the CPU (or
+    /// on the target of a [`crate::nn::build_on`] guard).
+    pub fn new(num_features: usize) -> Result<Self> {
+        Self::with_config(num_features, BatchNormConfig::default())
+    }
+
+    /// A layer for `num_features` channels with `config`.
+    pub fn with_config(num_features: usize, config: BatchNormConfig) -> Result<Self> {
+        Ok(BatchNormLayer {
+            inner: BatchNorm::new(K::NAME, K::CHANNELS, num_features, config)?,
+            kind: PhantomData,
+        })
+    }
+}
+
+impl<K: BatchNormKind> std::ops::Deref for BatchNormLayer<K> {
+    type Target = BatchNorm;
+    fn deref(&self) -> &BatchNorm {
+        &self.inner
+    }
+}
+
+impl<K: BatchNormKind> Module for BatchNormLayer<K> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !K::RANKS.contains(&x.rank()) {
+            return Err(Error::shape(
+                K::NAME,
+                &[x.shape()],
+                format!(
+                    "input {} has rank {}, expected {}",
+                    x.shape(),
+                    x.rank(),
+                    K::SHAPES
+                ),
+            ));
         }
-    };
+        self.inner.forward(x)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
+        self.inner.visit(f)
+    }
+
+    fn set_own_training(&self, training: bool) {
+        self.inner.training.store(training, Ordering::Relaxed);
+    }
 }
 
 /// Batch normalisation of `[n, c]` or `[n, c, l]`, per channel `c`, as `torch.nn.BatchNorm1d`.
@@ -319,34 +361,17 @@ macro_rules! batch_norm_layer {
 /// assert_eq!(bn.forward(&x)?.dims(), &[2, 2]);
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct BatchNorm1d(BatchNorm);
+pub type BatchNorm1d = BatchNormLayer<Norm1d>;
 
-batch_norm_layer!(BatchNorm1d, "features");
+/// The [`BatchNormKind`] of [`BatchNorm1d`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Norm1d;
 
-impl Module for BatchNorm1d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.rank() != 2 && x.rank() != 3 {
-            return Err(Error::shape(
-                "BatchNorm1d",
-                &[x.shape()],
-                format!(
-                    "input {} has rank {}, expected [n, c] or [n, c, l]",
-                    x.shape(),
-                    x.rank()
-                ),
-            ));
-        }
-        self.0.forward(x)
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
-        self.0.visit(f)
-    }
-
-    fn set_own_training(&self, training: bool) {
-        self.0.training.store(training, Ordering::Relaxed);
-    }
+impl BatchNormKind for Norm1d {
+    const NAME: &'static str = "BatchNorm1d";
+    const CHANNELS: &'static str = "features";
+    const RANKS: &'static [usize] = &[2, 3];
+    const SHAPES: &'static str = "[n, c] or [n, c, l]";
 }
 
 /// Batch normalisation of `[n, c, h, w]`, per channel `c`, as `torch.nn.BatchNorm2d`.
@@ -370,34 +395,17 @@ impl Module for BatchNorm1d {
 /// );
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct BatchNorm2d(BatchNorm);
+pub type BatchNorm2d = BatchNormLayer<Norm2d>;
 
-batch_norm_layer!(BatchNorm2d, "channels");
+/// The [`BatchNormKind`] of [`BatchNorm2d`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Norm2d;
 
-impl Module for BatchNorm2d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.rank() != 4 {
-            return Err(Error::shape(
-                "BatchNorm2d",
-                &[x.shape()],
-                format!(
-                    "input {} has rank {}, expected [n, c, h, w]",
-                    x.shape(),
-                    x.rank()
-                ),
-            ));
-        }
-        self.0.forward(x)
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(Slot<'_>)) {
-        self.0.visit(f)
-    }
-
-    fn set_own_training(&self, training: bool) {
-        self.0.training.store(training, Ordering::Relaxed);
-    }
+impl BatchNormKind for Norm2d {
+    const NAME: &'static str = "BatchNorm2d";
+    const CHANNELS: &'static str = "channels";
+    const RANKS: &'static [usize] = &[4];
+    const SHAPES: &'static str = "[n, c, h, w]";
 }
 
 /// Options of [`LayerNorm`]; the default is PyTorch's.

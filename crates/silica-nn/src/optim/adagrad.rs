@@ -1,8 +1,8 @@
 //! Adagrad, as `torch.optim.Adagrad`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, group_optimizer, json_bool, json_f64,
-    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, json_bool, json_f64, GroupConfig, GroupOptimizer,
+    Groups, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Result, Tensor};
@@ -145,4 +145,34 @@ pub struct Adagrad {
     groups: Groups<AdagradConfig>,
 }
 
-group_optimizer!(Adagrad, AdagradConfig, update);
+impl Adagrad {
+    /// Adagrad over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: AdagradConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// Adagrad over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<AdagradConfig>>) -> Result<Self> {
+        Ok(Adagrad {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<AdagradConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl GroupOptimizer for Adagrad {
+    type Config = AdagradConfig;
+    fn state(&self) -> &Groups<AdagradConfig> {
+        &self.groups
+    }
+    fn state_mut(&mut self) -> &mut Groups<AdagradConfig> {
+        &mut self.groups
+    }
+    fn update(c: &AdagradConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+        update(c, p, g, st)
+    }
+}

@@ -2,8 +2,8 @@
 //! decay (`torch.optim.AdamW`), both with the AMSGrad variant. They share one update rule.
 
 use super::{
-    check_lr, check_non_negative, check_unit, group_optimizer, json_bool, json_f64, GroupConfig,
-    Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, check_unit, json_bool, json_f64, GroupConfig, GroupOptimizer,
+    Groups, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::backend::AdamStep;
@@ -155,74 +155,108 @@ fn required(amsgrad: bool) -> Vec<&'static str> {
     }
 }
 
-impl AdamConfig {
+/// What `AdamConfig` and `AdamWConfig` share: their hyper-parameters as a [`Rule`]. They differ
+/// only in their name and in how weight decay applies (`DECOUPLED`); [`GroupConfig`] is
+/// implemented once for both.
+trait AdamFamily: Clone + std::fmt::Debug + Send {
+    const NAME: &'static str;
+    const DECOUPLED: bool;
+    fn rule(&self) -> Rule;
+    fn from_rule(r: Rule) -> Self;
+}
+
+impl AdamFamily for AdamConfig {
+    const NAME: &'static str = "Adam";
+    const DECOUPLED: bool = false;
     fn rule(&self) -> Rule {
+        let AdamConfig {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+        } = self.clone();
         Rule {
-            lr: self.lr,
-            betas: self.betas,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            amsgrad: self.amsgrad,
-            maximize: self.maximize,
-            decoupled: false,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            decoupled: Self::DECOUPLED,
+        }
+    }
+    fn from_rule(r: Rule) -> Self {
+        AdamConfig {
+            lr: r.lr,
+            betas: r.betas,
+            eps: r.eps,
+            weight_decay: r.weight_decay,
+            amsgrad: r.amsgrad,
+            maximize: r.maximize,
         }
     }
 }
 
-impl AdamWConfig {
+impl AdamFamily for AdamWConfig {
+    const NAME: &'static str = "AdamW";
+    const DECOUPLED: bool = true;
     fn rule(&self) -> Rule {
+        let AdamWConfig {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+        } = self.clone();
         Rule {
-            lr: self.lr,
-            betas: self.betas,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            amsgrad: self.amsgrad,
-            maximize: self.maximize,
-            decoupled: true,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            maximize,
+            decoupled: Self::DECOUPLED,
+        }
+    }
+    fn from_rule(r: Rule) -> Self {
+        AdamWConfig {
+            lr: r.lr,
+            betas: r.betas,
+            eps: r.eps,
+            weight_decay: r.weight_decay,
+            amsgrad: r.amsgrad,
+            maximize: r.maximize,
         }
     }
 }
 
-/// The [`GroupConfig`] impl of `AdamConfig` or `AdamWConfig`, which differ only in their name
-/// and in how weight decay applies (`decoupled`).
-macro_rules! adam_group_config {
-    ($config:ident, $name:literal, $decoupled:literal) => {
-        impl GroupConfig for $config {
-            const NAME: &'static str = $name;
-            const STATE: &'static [&'static str] = STATE;
+impl<C: AdamFamily> GroupConfig for C {
+    const NAME: &'static str = C::NAME;
+    const STATE: &'static [&'static str] = STATE;
 
-            fn lr(&self) -> f64 {
-                self.lr
-            }
-            fn set_lr(&mut self, lr: f64) {
-                self.lr = lr;
-            }
-            fn validate(&self) -> Result<()> {
-                validate(Self::NAME, self.lr, self.betas, self.eps, self.weight_decay)
-            }
-            fn to_json(&self) -> Value {
-                to_json(&self.rule())
-            }
-            fn from_json(v: &Value) -> std::result::Result<Self, String> {
-                let r = from_json(v, $decoupled)?;
-                Ok($config {
-                    lr: r.lr,
-                    betas: r.betas,
-                    eps: r.eps,
-                    weight_decay: r.weight_decay,
-                    amsgrad: r.amsgrad,
-                    maximize: r.maximize,
-                })
-            }
-            fn required_state(&self) -> Vec<&'static str> {
-                required(self.amsgrad)
-            }
-        }
-    };
+    fn lr(&self) -> f64 {
+        self.rule().lr
+    }
+    fn set_lr(&mut self, lr: f64) {
+        *self = C::from_rule(Rule { lr, ..self.rule() });
+    }
+    fn validate(&self) -> Result<()> {
+        let r = self.rule();
+        validate(C::NAME, r.lr, r.betas, r.eps, r.weight_decay)
+    }
+    fn to_json(&self) -> Value {
+        to_json(&self.rule())
+    }
+    fn from_json(v: &Value) -> std::result::Result<Self, String> {
+        from_json(v, C::DECOUPLED).map(C::from_rule)
+    }
+    fn required_state(&self) -> Vec<&'static str> {
+        required(self.rule().amsgrad)
+    }
 }
-
-adam_group_config!(AdamConfig, "Adam", false);
-adam_group_config!(AdamWConfig, "AdamW", true);
 
 /// One Adam or AdamW step of parameter `p`, as PyTorch's `_single_tensor_adam(w)`: the
 /// backend's fused kernel where it has one, else the same update composed in core.
@@ -286,7 +320,37 @@ pub struct Adam {
     groups: Groups<AdamConfig>,
 }
 
-group_optimizer!(Adam, AdamConfig, |c, p, g, st| update(&c.rule(), p, g, st));
+impl Adam {
+    /// Adam over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: AdamConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// Adam over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<AdamConfig>>) -> Result<Self> {
+        Ok(Adam {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<AdamConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl GroupOptimizer for Adam {
+    type Config = AdamConfig;
+    fn state(&self) -> &Groups<AdamConfig> {
+        &self.groups
+    }
+    fn state_mut(&mut self) -> &mut Groups<AdamConfig> {
+        &mut self.groups
+    }
+    fn update(c: &AdamConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+        update(&c.rule(), p, g, st)
+    }
+}
 
 /// AdamW (PyTorch's `torch.optim.AdamW`): Adam with decoupled weight decay.
 ///
@@ -314,9 +378,34 @@ pub struct AdamW {
     groups: Groups<AdamWConfig>,
 }
 
-group_optimizer!(AdamW, AdamWConfig, |c, p, g, st| update(
-    &c.rule(),
-    p,
-    g,
-    st
-));
+impl AdamW {
+    /// AdamW over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: AdamWConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// AdamW over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<AdamWConfig>>) -> Result<Self> {
+        Ok(AdamW {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<AdamWConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl GroupOptimizer for AdamW {
+    type Config = AdamWConfig;
+    fn state(&self) -> &Groups<AdamWConfig> {
+        &self.groups
+    }
+    fn state_mut(&mut self) -> &mut Groups<AdamWConfig> {
+        &mut self.groups
+    }
+    fn update(c: &AdamWConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+        update(&c.rule(), p, g, st)
+    }
+}

@@ -156,56 +156,42 @@ pub(crate) trait GroupConfig: Clone + std::fmt::Debug + Send {
     }
 }
 
-/// The constructors (`new`, `with_groups`, `groups`) and the [`Optimizer`] impl of an
-/// optimizer struct `$name { groups: Groups<$config> }` whose step runs `$update(config,
-/// param, grad, state)` on each parameter.
-macro_rules! group_optimizer {
-    ($name:ident, $config:ty, $update:expr) => {
-        impl $name {
-            /// An optimizer over `params`, all with `config`.
-            pub fn new(params: Vec<Tensor>, config: $config) -> Result<Self> {
-                Self::with_groups(vec![ParamGroup::new(params, config)])
-            }
-
-            /// An optimizer over parameter groups with their own hyper-parameters.
-            pub fn with_groups(groups: Vec<ParamGroup<$config>>) -> Result<Self> {
-                Ok($name {
-                    groups: Groups::new(groups)?,
-                })
-            }
-
-            /// The parameter groups.
-            pub fn groups(&self) -> &[ParamGroup<$config>] {
-                &self.groups.groups
-            }
-        }
-
-        impl Optimizer for $name {
-            fn step(&mut self) -> Result<()> {
-                self.groups.step($update)
-            }
-            fn params(&self) -> Vec<Tensor> {
-                self.groups.params()
-            }
-            fn learning_rates(&self) -> Vec<f64> {
-                self.groups.learning_rates()
-            }
-            fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
-                self.groups.set_learning_rates(lrs)
-            }
-            fn state_dict(&self) -> Result<OptimizerState> {
-                self.groups.state_dict()
-            }
-            fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
-                self.groups.load_state_dict(state)
-            }
-            fn to_device(&mut self, device: silica_core::Device) -> Result<()> {
-                self.groups.move_state(device)
-            }
-        }
-    };
+/// An optimizer made of [`Groups`] and a per-parameter update rule: [`Optimizer`] is
+/// implemented once for all of them.
+pub(crate) trait GroupOptimizer: Send {
+    /// The hyper-parameters of one group.
+    type Config: GroupConfig;
+    /// The groups and the per-parameter state.
+    fn state(&self) -> &Groups<Self::Config>;
+    /// The groups and the per-parameter state, to update.
+    fn state_mut(&mut self) -> &mut Groups<Self::Config>;
+    /// One update of parameter `p` with gradient `g` and its state `st`.
+    fn update(config: &Self::Config, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()>;
 }
-pub(crate) use group_optimizer;
+
+impl<T: GroupOptimizer> Optimizer for T {
+    fn step(&mut self) -> Result<()> {
+        self.state_mut().step(T::update)
+    }
+    fn params(&self) -> Vec<Tensor> {
+        self.state().params()
+    }
+    fn learning_rates(&self) -> Vec<f64> {
+        self.state().learning_rates()
+    }
+    fn set_learning_rates(&mut self, lrs: &[f64]) -> Result<()> {
+        self.state_mut().set_learning_rates(lrs)
+    }
+    fn state_dict(&self) -> Result<OptimizerState> {
+        self.state().state_dict()
+    }
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<()> {
+        self.state_mut().load_state_dict(state)
+    }
+    fn to_device(&mut self, device: Device) -> Result<()> {
+        self.state_mut().move_state(device)
+    }
+}
 
 /// The state of one parameter: its step count and its named buffers.
 #[derive(Clone, Debug, Default)]

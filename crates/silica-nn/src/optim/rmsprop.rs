@@ -1,8 +1,8 @@
 //! RMSprop, optionally centered and with momentum, as `torch.optim.RMSprop`.
 
 use super::{
-    check_lr, check_non_negative, decayed, effective_grad, group_optimizer, json_bool, json_f64,
-    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, decayed, effective_grad, json_bool, json_f64, GroupConfig,
+    GroupOptimizer, Groups, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Result, Tensor};
@@ -170,4 +170,34 @@ pub struct RMSprop {
     groups: Groups<RMSpropConfig>,
 }
 
-group_optimizer!(RMSprop, RMSpropConfig, update);
+impl RMSprop {
+    /// RMSprop over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: RMSpropConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// RMSprop over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<RMSpropConfig>>) -> Result<Self> {
+        Ok(RMSprop {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<RMSpropConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl GroupOptimizer for RMSprop {
+    type Config = RMSpropConfig;
+    fn state(&self) -> &Groups<RMSpropConfig> {
+        &self.groups
+    }
+    fn state_mut(&mut self) -> &mut Groups<RMSpropConfig> {
+        &mut self.groups
+    }
+    fn update(c: &RMSpropConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+        update(c, p, g, st)
+    }
+}

@@ -24,34 +24,38 @@ fn closed_form(base_lrs: &[f64], f: impl Fn(f64) -> f64) -> Vec<f64> {
     base_lrs.iter().map(|&b| f(b)).collect()
 }
 
-/// The [`LrScheduler`] impl of a scheduler with a `progress: Progress` field and a closed form
-/// `lrs_at(&self, base_lrs, epoch) -> Vec<f64>`.
-macro_rules! closed_form_scheduler {
-    ($name:ident) => {
-        impl LrScheduler for $name {
-            fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-                let epoch = self.progress.last_epoch + 1;
-                let lrs = self.lrs_at(&self.progress.base_lrs, epoch);
-                self.progress.commit(opt, epoch, lrs)
-            }
-            fn last_lrs(&self) -> Vec<f64> {
-                self.progress.last_lrs.clone()
-            }
-            fn base_lrs(&self) -> Vec<f64> {
-                self.progress.base_lrs.clone()
-            }
-            fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
-                let lrs = self.lrs_at(base_lrs, 0);
-                self.progress.restart(opt, base_lrs, lrs)
-            }
-            fn state_dict(&self) -> Value {
-                self.progress.to_json()
-            }
-            fn load_state_dict(&mut self, state: &Value) -> Result<()> {
-                self.progress.load(state)
-            }
-        }
-    };
+/// A scheduler with a closed form: [`LrScheduler`] is implemented once for all of them.
+trait ClosedForm: Send {
+    /// The step count and rates.
+    fn progress(&self) -> &Progress;
+    /// The step count and rates, to advance.
+    fn progress_mut(&mut self) -> &mut Progress;
+    /// The rates at `epoch` for `base_lrs`.
+    fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64>;
+}
+
+impl<T: ClosedForm> LrScheduler for T {
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+        let epoch = self.progress().last_epoch + 1;
+        let lrs = self.lrs_at(&self.progress().base_lrs, epoch);
+        self.progress_mut().commit(opt, epoch, lrs)
+    }
+    fn last_lrs(&self) -> Vec<f64> {
+        self.progress().last_lrs.clone()
+    }
+    fn base_lrs(&self) -> Vec<f64> {
+        self.progress().base_lrs.clone()
+    }
+    fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
+        let lrs = self.lrs_at(base_lrs, 0);
+        self.progress_mut().restart(opt, base_lrs, lrs)
+    }
+    fn state_dict(&self) -> Value {
+        self.progress().to_json()
+    }
+    fn load_state_dict(&mut self, state: &Value) -> Result<()> {
+        self.progress_mut().load(state)
+    }
 }
 
 /// Multiplies the rate by `gamma` every `step_size` steps:
@@ -97,11 +101,6 @@ impl StepLR {
         s.restart(&opt.learning_rates(), opt)?;
         Ok(s)
     }
-
-    fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
-        let k = (epoch / self.step_size) as i32;
-        closed_form(base_lrs, |b| b * self.gamma.powi(k))
-    }
 }
 
 fn check_gamma(op: &'static str, gamma: f64) -> Result<()> {
@@ -115,7 +114,18 @@ fn check_gamma(op: &'static str, gamma: f64) -> Result<()> {
     }
 }
 
-closed_form_scheduler!(StepLR);
+impl ClosedForm for StepLR {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
+    fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
+        let k = (epoch / self.step_size) as i32;
+        closed_form(base_lrs, |b| b * self.gamma.powi(k))
+    }
+}
 
 /// Multiplies the rate by `gamma` at each milestone: `lr = base * gamma^(number of milestones
 /// <= t)` (PyTorch's `MultiStepLR`; a milestone listed twice counts twice).
@@ -140,14 +150,20 @@ impl MultiStepLR {
         s.restart(&opt.learning_rates(), opt)?;
         Ok(s)
     }
+}
 
+impl ClosedForm for MultiStepLR {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
     fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
         let k = self.milestones.partition_point(|&m| m <= epoch) as i32;
         closed_form(base_lrs, |b| b * self.gamma.powi(k))
     }
 }
-
-closed_form_scheduler!(MultiStepLR);
 
 /// Multiplies the rate by `gamma` every step: `lr = base * gamma^t` (PyTorch's
 /// `ExponentialLR`).
@@ -168,14 +184,20 @@ impl ExponentialLR {
         s.restart(&opt.learning_rates(), opt)?;
         Ok(s)
     }
+}
 
+impl ClosedForm for ExponentialLR {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
     fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
         let k = i32::try_from(epoch).unwrap_or(i32::MAX);
         closed_form(base_lrs, |b| b * self.gamma.powi(k))
     }
 }
-
-closed_form_scheduler!(ExponentialLR);
 
 /// Cosine annealing from the base rate to `eta_min` over `t_max` steps:
 /// `lr = eta_min + (base - eta_min) (1 + cos(π t / t_max)) / 2` (PyTorch's
@@ -226,7 +248,15 @@ impl CosineAnnealingLR {
         s.restart(&opt.learning_rates(), opt)?;
         Ok(s)
     }
+}
 
+impl ClosedForm for CosineAnnealingLR {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
     fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
         let (e, t) = (epoch as f64, self.t_max as f64);
         closed_form(base_lrs, |b| {
@@ -234,8 +264,6 @@ impl CosineAnnealingLR {
         })
     }
 }
-
-closed_form_scheduler!(CosineAnnealingLR);
 
 /// Scales the rate linearly from `start_factor * base` to `end_factor * base` over
 /// `total_iters` steps, then keeps it (PyTorch's `LinearLR`; a warm-up when
@@ -277,15 +305,21 @@ impl LinearLR {
         s.restart(&opt.learning_rates(), opt)?;
         Ok(s)
     }
+}
 
+impl ClosedForm for LinearLR {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
+    }
     fn lrs_at(&self, base_lrs: &[f64], epoch: usize) -> Vec<f64> {
         let (sf, ef, n) = (self.start_factor, self.end_factor, self.total_iters);
         let done = epoch.min(n) as f64;
         closed_form(base_lrs, |b| b * (sf + (ef - sf) * done / n as f64))
     }
 }
-
-closed_form_scheduler!(LinearLR);
 
 /// How [`OneCycleLR`] moves between two rates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! decay, as `torch.optim.SGD`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, group_optimizer, json_bool, json_f64, scale,
-    GroupConfig, Groups, Optimizer, OptimizerState, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, json_bool, json_f64, scale, GroupConfig,
+    GroupOptimizer, Groups, ParamGroup, ParamState,
 };
 use serde_json::{json, Value};
 use silica_core::{Error, Result, Tensor};
@@ -139,7 +139,37 @@ pub struct SGD {
     groups: Groups<SGDConfig>,
 }
 
-group_optimizer!(SGD, SGDConfig, update);
+impl SGD {
+    /// SGD over `params`, all with `config`.
+    pub fn new(params: Vec<Tensor>, config: SGDConfig) -> Result<Self> {
+        Self::with_groups(vec![ParamGroup::new(params, config)])
+    }
+
+    /// SGD over parameter groups with their own hyper-parameters.
+    pub fn with_groups(groups: Vec<ParamGroup<SGDConfig>>) -> Result<Self> {
+        Ok(SGD {
+            groups: Groups::new(groups)?,
+        })
+    }
+
+    /// The parameter groups.
+    pub fn groups(&self) -> &[ParamGroup<SGDConfig>] {
+        &self.groups.groups
+    }
+}
+
+impl GroupOptimizer for SGD {
+    type Config = SGDConfig;
+    fn state(&self) -> &Groups<SGDConfig> {
+        &self.groups
+    }
+    fn state_mut(&mut self) -> &mut Groups<SGDConfig> {
+        &mut self.groups
+    }
+    fn update(c: &SGDConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
+        update(c, p, g, st)
+    }
+}
 
 fn update(c: &SGDConfig, p: &Tensor, g: &Tensor, st: &mut ParamState) -> Result<()> {
     st.step += 1;
