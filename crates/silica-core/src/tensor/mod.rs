@@ -1,7 +1,9 @@
 //! The [`Tensor`] type: a cheap handle to a strided view of a device storage, with autograd.
 
+mod arrange;
 mod create;
 mod display;
+mod einsum;
 mod elementwise;
 mod fused;
 mod index;
@@ -11,6 +13,7 @@ mod ops_traits;
 mod reduce;
 pub(crate) mod scan;
 mod sort;
+mod ternary;
 mod view;
 
 pub(crate) use nn::{avg_pool2d_grad, batch_norm_grads, conv2d_grads};
