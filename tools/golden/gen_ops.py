@@ -215,12 +215,30 @@ def gen_einsum(g):
     g.case("einsum.i32_sum", lambda a: torch.einsum("ij->j", a), torch.arange(6, dtype=I32).reshape(2, 3))
 
 
+def gen_specials(g):
+    """NaN, inf, empty and 0-dim inputs for the ops whose tables above lack them (drawn last,
+    so that the cases above keep their values)."""
+    floats(g, "repeat.special", lambda x: x.repeat(2, 2), specials(2, 3))
+    floats(g, "flip.special", lambda x: x.flip([0, 1]), specials(3, 4))
+    floats(g, "roll.special", lambda x: x.roll((1, -1), (0, 1)), specials(3, 4))
+    floats(g, "lerp.empty", torch.lerp, torch.zeros(0, 3, dtype=F64), randn(3), randn(0, 1))
+    floats(g, "lerp.0d", torch.lerp, randn(), randn(), randn())
+    floats(g, "lerp_scalar.empty", lambda a, b: torch.lerp(a, b, 0.3), torch.zeros(0, 3, dtype=F64), randn(3))
+    floats(g, "lerp_scalar.0d", lambda a, b: torch.lerp(a, b, 0.7), randn(), randn())
+    floats(g, "einsum.special", lambda a, b: torch.einsum("bij,bjk->bik", a, b), specials(2, 3, 4), specials(2, 4, 5))
+    # inf * 0 is NaN in the values and in both gradients.
+    outer_a = torch.tensor([INF, NAN, 1.0, 0.0])
+    outer_b = torch.tensor([0.0, 2.0, -INF])
+    floats(g, "einsum.special_outer", lambda a, b: torch.einsum("i,j->ij", a, b), outer_a, outer_b)
+    floats(g, "einsum.special_trace", lambda a: torch.einsum("ii->", a), specials(3, 3))
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../testdata/golden")
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(8)
     g = Golden()
-    for gen in [gen_max_min, gen_triangles, gen_repeat, gen_flip, gen_roll, gen_one_hot, gen_norm, gen_clamp, gen_lerp, gen_einsum]:
+    for gen in [gen_max_min, gen_triangles, gen_repeat, gen_flip, gen_roll, gen_one_hot, gen_norm, gen_clamp, gen_lerp, gen_einsum, gen_specials]:
         gen(g)
     g.save(os.path.join(out_dir, "ops.safetensors"))
 

@@ -97,6 +97,9 @@ fn arrange_cases() -> Vec<Case> {
         ("roll.big", |x| x.roll(&[10], [1])),
         ("roll.empty", |x| x.roll(&[2], [0])),
         ("roll.0d", |x| x.roll(&[3], Vec::<isize>::new())),
+        ("repeat.special", |x| x.repeat(&[2, 2])),
+        ("flip.special", |x| x.flip([0, 1])),
+        ("roll.special", |x| x.roll(&[1, -1], [0, 1])),
     ];
     for (name, f) in unary {
         cases.extend(floats(name, EXACT, move |x| f(&x[0])));
@@ -182,7 +185,7 @@ fn clamp_cases() -> Vec<Case> {
 fn lerp_cases() -> Vec<Case> {
     let lerp = |x: &[Tensor]| x[0].lerp(&x[1], &x[2]);
     let mut cases = Vec::new();
-    for name in ["tensor", "bcast", "0d_weight", "special"] {
+    for name in ["tensor", "bcast", "0d_weight", "special", "empty", "0d"] {
         cases.extend(floats(&format!("lerp.{name}"), REDUCTION, lerp));
     }
     cases.extend(floats("lerp.nc", REDUCTION, |x| {
@@ -208,6 +211,12 @@ fn lerp_cases() -> Vec<Case> {
     }
     cases.extend(floats("lerp_scalar.nc", REDUCTION, |x| {
         x[0].t()?.lerp_scalar(&x[1], 0.25)
+    }));
+    cases.extend(floats("lerp_scalar.empty", REDUCTION, |x| {
+        x[0].lerp_scalar(&x[1], 0.3)
+    }));
+    cases.extend(floats("lerp_scalar.0d", REDUCTION, |x| {
+        x[0].lerp_scalar(&x[1], 0.7)
     }));
     cases
 }
@@ -240,6 +249,9 @@ fn einsum_cases() -> Vec<Case> {
         ("empty_k", "ij,jk->ik"),
         ("empty_batch", "bij,bjk->bik"),
         ("spaces", " i j , j k -> k i "),
+        ("special", "bij,bjk->bik"),
+        ("special_outer", "i,j->ij"),
+        ("special_trace", "ii->"),
     ];
     let mut cases = Vec::new();
     for (name, eq) in equations {

@@ -78,11 +78,13 @@ impl Tensor {
             return Err(Error::invalid(
                 "roll",
                 format!(
-                    "shifts {shifts:?} and dims {dims:?} differ in length{} (shape {})",
+                    "shifts has {} entries, dims {}{} (shifts {shifts:?}, dims {dims:?}, tensor of shape {})",
+                    shifts.len(),
+                    dims.len(),
                     if dims.is_empty() {
-                        " (without dims, give exactly one shift)"
+                        "; without dims, give exactly one shift"
                     } else {
-                        ""
+                        "; give one shift per dim"
                     },
                     self.shape()
                 ),

@@ -116,7 +116,11 @@ impl Tensor {
         if !(p == 1.0 || p == 2.0 || p.is_infinite()) {
             return Err(Error::invalid(
                 "norm",
-                format!("p = {p} is not supported (1, 2, inf and -inf are)"),
+                format!(
+                    "p = {p} is not supported (1, 2, inf and -inf are), for a tensor of shape {} and dtype {}",
+                    self.shape(),
+                    self.dtype()
+                ),
             ));
         }
         let list = dims.dim_list();
