@@ -231,6 +231,10 @@ def gen_specials(g):
     outer_b = torch.tensor([0.0, 2.0, -INF])
     floats(g, "einsum.special_outer", lambda a, b: torch.einsum("i,j->ij", a, b), outer_a, outer_b)
     floats(g, "einsum.special_trace", lambda a: torch.einsum("ii->", a), specials(3, 3))
+    # Mixed dtypes promote where no matrix product is needed: a summed subscript of size 1, or
+    # an empty operand.
+    g.case("einsum.size1_f32_f64", lambda a, b: torch.einsum("ij,jk->ik", a, b), randn(2, 1).to(F32), randn(1, 3))
+    g.case("einsum.empty_f32_f64", lambda a, b: torch.einsum("ij,jk->ik", a, b), torch.zeros(2, 0), torch.zeros(0, 3, dtype=F64))
 
 
 def main():

@@ -273,6 +273,12 @@ fn einsum_cases() -> Vec<Case> {
         })
         .f32_limited(),
     );
+    for name in ["size1_f32_f64", "empty_f32_f64"] {
+        let row = case(format!("einsum.{name}"), REDUCTION, |x| {
+            Tensor::einsum("ij,jk->ik", &[&x[0], &x[1]])
+        });
+        cases.push(row.f32_limited());
+    }
     cases.push(case("einsum.i64_mm", 0.0, |x| {
         Tensor::einsum("ij,jk->ik", &[&x[0], &x[1]])
     }));

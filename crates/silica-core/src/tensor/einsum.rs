@@ -16,7 +16,7 @@
 //! runs on every backend.
 
 use super::Tensor;
-use crate::{Error, Result};
+use crate::{DType, Error, Result};
 
 /// A dim label: 0..52 for the letters (`A-Z` then `a-z`, ASCII order), 52 + k for the k-th
 /// dim of the ellipsis (counted so that the ellipses of all operands align on the right).
@@ -174,8 +174,12 @@ fn contract(a: Labeled, b: Labeled, keep: impl Fn(Label) -> bool) -> Result<Labe
     // Labels only one side has and nobody needs are summed there first.
     let a = a.sum_out(|l| !keep(l) && !b.labels.contains(&l))?;
     let b = b.sum_out(|l| !keep(l) && !a.labels.contains(&l))?;
-    // A label to sum that is broadcast (size 1) on one side sums on each side separately.
-    let lone = |l: Label| !keep(l) && b.labels.contains(&l) && a.size(l) != b.size(l);
+    // A label to sum that is broadcast (size 1) on one side, or has size 1 on both, sums on
+    // each side separately: as in PyTorch, only labels above size 1 on both sides make a matrix
+    // product (which needs one dtype), so `ij,jk` with j of size 1 promotes like an outer one.
+    let lone = |l: Label| {
+        !keep(l) && b.labels.contains(&l) && (a.size(l) != b.size(l) || a.size(l) == Some(1))
+    };
     let a_lone: Vec<Label> = a.labels.iter().copied().filter(|&l| lone(l)).collect();
     let a = a.sum_out(|l| a_lone.contains(&l))?;
     let b = b.sum_out(|l| a_lone.contains(&l))?;
@@ -248,8 +252,10 @@ impl Tensor {
     /// and broadcasts across operands; an output without it sums them. Dims with the same
     /// letter must have equal sizes, or size 1 (which broadcasts). Spaces are ignored.
     ///
-    /// The result has the output's shape. Operands that meet in a matrix product need one
-    /// dtype; an outer product promotes, as in PyTorch. Differentiable.
+    /// The result has the output's shape. Operands that meet in a matrix product (a summed
+    /// subscript above size 1 in both) need one dtype, as in PyTorch; otherwise they promote,
+    /// as in an outer product, and an empty operand makes every operand promote (the result
+    /// is zeros, or empty). Differentiable.
     ///
     /// # Examples
     ///
@@ -322,6 +328,14 @@ impl Tensor {
         }
         let ellipsis_dims = spans.iter().copied().max().unwrap_or(0);
         let ellipsis: Vec<Label> = (LETTERS..LETTERS + ellipsis_dims).collect();
+        // With an empty operand nothing meets in a real matrix product: all promote.
+        let common = operands.iter().any(|t| t.elem_count() == 0).then(|| {
+            operands
+                .iter()
+                .map(|t| t.dtype())
+                .reduce(DType::promote)
+                .expect("one operand")
+        });
         let mut inputs: Vec<Labeled> = Vec::with_capacity(terms.len());
         for ((term, t), span) in terms.iter().zip(operands).zip(&spans) {
             let mut labels = term.letters.clone();
@@ -329,10 +343,11 @@ impl Tensor {
                 let own = &ellipsis[ellipsis_dims - span..];
                 labels.splice(at..at, own.iter().copied());
             }
-            inputs.push(Labeled {
-                t: (*t).clone(),
-                labels,
-            });
+            let t = match common {
+                Some(dtype) => t.to_dtype(dtype)?,
+                None => (*t).clone(),
+            };
+            inputs.push(Labeled { t, labels });
         }
         let count = |l: Label| -> usize {
             inputs
