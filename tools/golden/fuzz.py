@@ -183,12 +183,43 @@ def stable_topk(run, args, xs):
 def topk_order_differs(op, args, xs, msg):
     if op != "topk":
         return False
+    x = xs[0].detach()
+    if x.dtype in HALF:
+        x = x.float()  # PyTorch 1.13 has no f16 topk: its f32 kernel answers (half_kernel_missing)
     try:
-        _, direct = torch.topk(xs[0].detach(), args["k"], args["dim"], args["largest"])
-        _, stable = stable_topk(None, args, [xs[0].detach()])
+        _, direct = torch.topk(x, args["k"], args["dim"], args["largest"])
+        _, stable = stable_topk(None, args, [x])
     except RuntimeError:
         return False  # PyTorch's error (or a missing kernel) answers this case
     return not torch.equal(direct, stable)
+
+
+def broadcast_first(run, args, xs):
+    """clamp with tensor bounds that broadcast `x` or `min` to a larger shape: PyTorch 1.13's
+    backward fails ("output with shape [1] doesn't match the broadcast shape [3]"); clamping
+    operands expanded to their common shape is the same function."""
+    shape = torch.broadcast_shapes(*(x.shape for x in xs))
+    return as_list(run(args, [x.expand(shape) for x in xs]))
+
+
+def clamp_in_two_steps(run, args, xs):
+    """clamp of bools with both bounds: PyTorch 1.13 has bool kernels for clamp_min and
+    clamp_max but none for clamp; min(max(x, min), max) in two steps is the same function."""
+    return [torch.clamp(torch.clamp(xs[0], min=xs[1]), max=xs[2])]
+
+
+def einsum_promoted(run, args, xs):
+    """einsum with an empty operand and operands of several dtypes: PyTorch 1.13 returns the
+    zeros of a pair in the second operand's dtype (and may fail at the next pair); nothing meets
+    in a matrix product, so Silica promotes every operand, which is this."""
+    dtype = xs[0].dtype
+    for x in xs[1:]:
+        dtype = torch.promote_types(dtype, x.dtype)
+    return as_list(run(args, [x.to(dtype) for x in xs]))
+
+
+def einsum_empty_mixed(op, args, xs, msg):
+    return op == "einsum" and any(x.numel() == 0 for x in xs) and len({x.dtype for x in xs}) > 1
 
 
 def explicit_padding(run, args, xs):
@@ -279,8 +310,21 @@ FORWARD_RULES = [
         and matches("view size is not compatible")(op, args, xs, msg),
         zero_batch_conv,
     ),
+    (
+        "einsum_empty_dtype",
+        lambda op, args, xs, msg: einsum_empty_mixed(op, args, xs, msg)
+        and matches("expected scalar type")(op, args, xs, msg),
+        einsum_promoted,
+    ),
+    (
+        "bool_clamp_missing",
+        lambda op, args, xs, msg: op == "clamp_tensor"
+        and matches(r"\"clamp_cpu\" not implemented for 'Bool'")(op, args, xs, msg),
+        clamp_in_two_steps,
+    ),
 ]
 VALUE_RULES = [
+    ("einsum_empty_dtype", einsum_empty_mixed, einsum_promoted),
     ("arange_i32_size", arange_sizes_differ, arange_i32_as_i64),
     ("var_without_dof", var_without_dof, var_detached_mean),
     ("norm_composed", norm_needs_composing, composed_norm),
@@ -320,6 +364,12 @@ GRAD_RULES = [
     ("half_kernel_missing", matches(r"not implemented for '(Half|BFloat16)'"), half_as_f32),
     ("pow_bool_backward", matches("with a bool tensor is not supported"), promote_first),
     ("nll_strided_backward", matches("grad_input must be contiguous"), contiguous_inputs),
+    (
+        "clamp_broadcast_backward",
+        lambda op, args, xs, msg: op == "clamp_tensor"
+        and matches("doesn't match the broadcast shape")(op, args, xs, msg),
+        broadcast_first,
+    ),
 ]
 
 
@@ -384,8 +434,15 @@ def make_case(d, name, index, tensors):
     # PyTorch lacks an f16 kernel).
     rule = find_rule(VALUE_RULES, op_name, args, xs, None) or rule
     if rule:
+        try:
+            outs = equivalent(rule, run, args, xs, op_name)
+        except RuntimeError as e:
+            # The equivalent computation raises too (an f16 einsum of mixed dtypes computed in
+            # f32, say): its error is PyTorch's answer.
+            spec["error"] = short(e)
+            spec["outputs"] = 0
+            return spec
         spec["rule"] = rule[0]
-        outs = equivalent(rule, run, args, xs, op_name)
     spec["outputs"] = len(outs)
     weights = {}
     for j, o in enumerate(outs):

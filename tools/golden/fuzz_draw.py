@@ -108,6 +108,26 @@ def broadcastable(d, shape):
     return out
 
 
+def rand_dim(d, rank, extra=0):
+    """A dim index for a tensor of `rank` (negative half the time); `extra` widens the range
+    (unsqueeze) and rank 0 accepts -1 and 0."""
+    r = max(rank + extra, 1)
+    i = d.int(0, r - 1)
+    if d.chance(0.05):
+        return r + d.int(0, 1)  # out of range
+    return i - r if d.chance(0.4) else i
+
+
+def reduce_dims(d, rank):
+    """A non-empty list of distinct dims of a tensor of `rank`, some negative ([], [0] or [-1]
+    for rank 0)."""
+    if rank == 0:
+        return d.pick([[], [0], [-1]])
+    k = d.int(1, rank)
+    dims = d.r.sample(range(rank), k)
+    return [x - rank if d.chance(0.3) else x for x in dims]
+
+
 # ---- views -----------------------------------------------------------------------------------
 
 

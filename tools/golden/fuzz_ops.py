@@ -6,7 +6,41 @@ import math
 import torch
 import torch.nn.functional as F
 
-from fuzz_draw import DTYPES, FLOATS, INTS, In, broadcastable
+from fuzz_draw import DTYPES, FLOATS, INTS, In, broadcastable, rand_dim, reduce_dims
+from fuzz_ops_nn import (
+    draw_batch_norm_eval,
+    draw_batch_norm_module,
+    draw_class_loss,
+    draw_layer_norm,
+    draw_linear,
+    draw_mha,
+    draw_pointwise_loss,
+    run_batch_norm_eval,
+    run_batch_norm_module,
+    run_class_loss,
+    run_layer_norm,
+    run_mha,
+    run_pointwise_loss,
+)
+from fuzz_ops_composed import (
+    draw_clamp_tensor,
+    draw_einsum,
+    draw_extremum,
+    draw_flip,
+    draw_lerp,
+    draw_norm,
+    draw_one_hot,
+    draw_repeat,
+    draw_roll,
+    draw_triangle,
+    run_clamp_tensor,
+    run_einsum,
+    run_extremum,
+    run_lerp,
+    run_norm,
+    run_one_hot,
+    run_triangle,
+)
 
 # Each op is (name, weight, draw, run): draw(d) gives (args, [In, ...]); run(args, xs) gives a
 # tensor or a list of tensors. The Rust side has one arm per name.
@@ -223,16 +257,6 @@ def run_flatten(a, xs):
     return torch.flatten(xs[0], a["start"], a["end"])
 
 
-def rand_dim(d, rank, extra=0):
-    """A dim index for a tensor of `rank` (negative half the time); `extra` widens the range
-    (unsqueeze) and rank 0 accepts -1 and 0."""
-    r = max(rank + extra, 1)
-    i = d.int(0, r - 1)
-    if d.chance(0.05):
-        return r + d.int(0, 1)  # out of range
-    return i - r if d.chance(0.4) else i
-
-
 def draw_squeeze(d):
     shape = d.shape()
     if d.chance(0.3):
@@ -347,14 +371,6 @@ def run_cat(a, xs):
 
 
 # -- reductions
-
-
-def reduce_dims(d, rank):
-    if rank == 0:
-        return d.pick([[], [0], [-1]])
-    k = d.int(1, rank)
-    dims = d.r.sample(range(rank), k)
-    return [x - rank if d.chance(0.3) else x for x in dims]
 
 
 def draw_reduce(d):
@@ -572,138 +588,6 @@ def run_batch_norm(a, xs):
     return [y, xd.mean(dims), xd.var(dims, unbiased=False)]
 
 
-# -- layers: the module's parameters are inputs without views, so that the Rust side can load
-# them into the module and compare the module's parameter gradients.
-
-
-def draw_linear(d):
-    fin, fout = d.int(0, 4), d.int(0, 4)
-    dt = d.pick(["f32", "f64"])
-    x = d.shape(max_rank=2) + [fin + (1 if d.chance(0.04) else 0)]
-    ins = [In(x, dt), In([fout, fin], dt, views=False)]
-    bias = d.chance(0.7)
-    if bias:
-        ins.append(In([fout], dt, views=False))
-    return {"bias": bias}, ins
-
-
-def draw_layer_norm(d):
-    shape = d.shape(min_rank=1)
-    k = d.int(1, len(shape))
-    norm = shape[len(shape) - k :]
-    dt = d.pick(["f32", "f64"])
-    affine = d.chance(0.7)
-    ins = [In(shape, dt)]
-    if affine:
-        ins += [In(norm, dt, views=False), In(norm, dt, views=False)]
-    return {"normalized_shape": norm, "affine": affine, "eps": d.pick([1e-5, 1e-3])}, ins
-
-
-def run_layer_norm(a, xs):
-    w, b = (xs[1], xs[2]) if a["affine"] else (None, None)
-    return F.layer_norm(xs[0], a["normalized_shape"], w, b, a["eps"])
-
-
-def draw_batch_norm_eval(d):
-    c = d.int(1, 3)
-    shape = [d.int(0, 3), c] + [d.int(1, 3) for _ in range(d.pick([0, 1, 2]))]
-    dt = d.pick(["f32", "f64"])
-    affine = d.chance(0.6)
-    ins = [In(shape, dt), In([c], dt, grad=False, views=False), In([c], dt, "pos", grad=False, views=False)]
-    if affine:
-        ins += [In([c], dt, views=False), In([c], dt, views=False)]
-    return {"affine": affine, "eps": d.pick([1e-5, 1e-3])}, ins
-
-
-def run_batch_norm_eval(a, xs):
-    w, b = (xs[3], xs[4]) if a["affine"] else (None, None)
-    return F.batch_norm(xs[0], xs[1], xs[2], w, b, training=False, eps=a["eps"])
-
-
-def draw_batch_norm_module(d):
-    """A BatchNorm layer in training mode: its output and its running statistics after the
-    step (momentum None is the cumulative average over num_batches_tracked + 1 batches)."""
-    c = d.int(1, 3)
-    shape = [d.int(1, 3), c] + [d.int(1, 3) for _ in range(d.pick([0, 1, 2]))]
-    dt = d.pick(["f32", "f64"])
-    affine = d.chance(0.6)
-    ins = [
-        In(shape, dt, "finite"),
-        In([c], dt, "finite", grad=False, views=False),
-        In([c], dt, "pos", grad=False, views=False),
-        In([], "i64", "index", grad=False, lo=0, hi=4, views=False),
-    ]
-    if affine:
-        ins += [In([c], dt, "finite", views=False), In([c], dt, "finite", views=False)]
-    args = {"affine": affine, "eps": d.pick([1e-5, 1e-3]), "momentum": d.pick([0.1, 0.5, 1.0, None])}
-    return args, ins
-
-
-def run_batch_norm_module(a, xs):
-    x, rm, rv, count = xs[0], xs[1].clone(), xs[2].clone(), int(xs[3])
-    w, b = (xs[4], xs[5]) if a["affine"] else (None, None)
-    momentum = a["momentum"] if a["momentum"] is not None else 1.0 / (count + 1)
-    y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=momentum, eps=a["eps"])
-    return [y, rm, rv]
-
-
-def draw_mha(d):
-    heads, head_dim = d.int(1, 2), d.int(1, 3)
-    e = heads * head_dim
-    b, t, s = d.int(1, 2), d.int(0, 3), d.int(0, 3)
-    batch_first, batched = d.chance(0.5), d.chance(0.85)
-    dt = d.pick(["f32", "f64"])
-    self_attn = d.chance(0.4)
-    if self_attn:
-        s = t
-
-    def seq(n):
-        if not batched:
-            return [n, e]
-        return [b, n, e] if batch_first else [n, b, e]
-
-    ins, slots = [In(seq(t), dt)], {"query": 0}
-    if not self_attn:
-        slots.update(key=1, value=2)
-        ins += [In(seq(s), dt), In(seq(s), dt)]
-    bias = d.chance(0.7)
-    params = [("in_proj_weight", [3 * e, e]), ("out_proj.weight", [e, e])]
-    if bias:
-        params += [("in_proj_bias", [3 * e]), ("out_proj.bias", [e])]
-    for key, shape in params:
-        slots[key] = len(ins)
-        ins.append(In(shape, dt, "finite", views=False))
-    mask = d.pick(["none", "bool", "float"])
-    if mask != "none":
-        slots["attn_mask"] = len(ins)
-        if mask == "bool":
-            ins.append(In([t, s], "bool", grad=False))
-        else:
-            ins.append(In([t, s], dt, "finite", grad=False))
-    if batched and d.chance(0.4):
-        slots["key_padding_mask"] = len(ins)
-        ins.append(In([b, s], "bool", grad=False))
-    args = {"heads": heads, "bias": bias, "batch_first": batch_first, "slots": slots}
-    return args, ins
-
-
-def run_mha(a, xs):
-    slots = a["slots"]
-    get = lambda key: xs[slots[key]] if key in slots else None  # noqa: E731
-    q = get("query")
-    k, v = (get("key"), get("value")) if "key" in slots else (q, q)
-    batch_first = a["batch_first"] and q.dim() == 3
-    if batch_first:
-        q, k, v = (t.transpose(0, 1) for t in (q, k, v))
-    e = q.shape[-1]
-    out, _ = F.multi_head_attention_forward(
-        q, k, v, e, a["heads"], get("in_proj_weight"), get("in_proj_bias"), None, None, False,
-        0.0, get("out_proj.weight"), get("out_proj.bias"), training=False,
-        key_padding_mask=get("key_padding_mask"), need_weights=False, attn_mask=get("attn_mask"),
-    )
-    return out.transpose(0, 1) if batch_first else out
-
-
 # -- indexing
 
 
@@ -748,95 +632,6 @@ def draw_embedding(d):
     return {}, [weight, In(d.shape(max_rank=2), "i64", "index", grad=False, lo=0, hi=hi)]
 
 
-# -- losses
-
-
-REDUCTIONS = ["none", "mean", "sum"]
-
-
-def draw_pointwise_loss(d):
-    fn = d.pick(["mse", "l1", "smooth_l1", "huber", "bce", "bce_logits"])
-    shape = d.shape()
-    dt = d.pick(["f32", "f64"])
-    kind = "unit" if fn == "bce" else "any"
-    target_kind = "unit" if fn in ("bce", "bce_logits") else "any"
-    args = {"fn": fn, "reduction": d.pick(REDUCTIONS), "param": d.pick([1.0, 0.5, 2.0])}
-    ins = [In(shape, dt, kind), In(shape, dt, target_kind)]
-    if fn in ("bce", "bce_logits") and d.chance(0.4):
-        args["weight"] = True
-        ins.append(In(broadcastable(d, shape) if shape else [], dt, "pos", grad=False))
-    if fn == "bce_logits" and d.chance(0.4) and shape:
-        args["pos_weight"] = True
-        ins.append(In([shape[-1]], dt, "pos", grad=False))
-    return args, ins
-
-
-def run_pointwise_loss(a, xs):
-    fn, red, p = a["fn"], a["reduction"], a["param"]
-    x, t = xs[0], xs[1]
-    rest = xs[2:]
-    if fn == "mse":
-        return F.mse_loss(x, t, reduction=red)
-    if fn == "l1":
-        return F.l1_loss(x, t, reduction=red)
-    if fn == "smooth_l1":
-        return F.smooth_l1_loss(x, t, reduction=red, beta=p)
-    if fn == "huber":
-        return F.huber_loss(x, t, reduction=red, delta=p)
-    w = rest.pop(0) if a.get("weight") else None
-    if fn == "bce":
-        return F.binary_cross_entropy(x, t, weight=w, reduction=red)
-    pw = rest.pop(0) if a.get("pos_weight") else None
-    return F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=pw, reduction=red)
-
-
-def draw_class_loss(d):
-    fn = d.pick(["cross_entropy", "nll"])
-    c = d.int(1, 4)
-    lead = d.shape(max_rank=1)
-    extra = d.shape(max_rank=2) if d.chance(0.3) else []
-    if not lead and extra:
-        lead = [1]
-    shape = lead[:1] + [c] + extra if lead else [c]
-    tshape = lead[:1] + extra if lead else []
-    dt = d.pick(["f32", "f64"])
-    args = {
-        "fn": fn,
-        "reduction": d.pick(REDUCTIONS),
-        "ignore_index": d.pick([-100, 0, 1]),
-        "smoothing": d.pick([0.0, 0.0, 0.1]) if fn == "cross_entropy" else 0.0,
-        "probs": fn == "cross_entropy" and d.chance(0.2),
-        "weight": d.chance(0.3),
-    }
-    if args["probs"]:
-        args["ignore_index"] = -100
-        target = In(shape, dt, "unit", grad=False)
-    else:
-        hi = c + (1 if d.chance(0.04) else 0)
-        target = In(tshape, "i64", "index", grad=False, lo=-1 if d.chance(0.2) else 0, hi=hi)
-        if d.chance(0.3) and args["ignore_index"] == -100:
-            target.lo, target.hi = -100, -99  # all ignored
-    ins = [In(shape, dt, "finite"), target]
-    if args["weight"]:
-        ins.append(In([c], dt, "pos", grad=False))
-    return args, ins
-
-
-def run_class_loss(a, xs):
-    x, t = xs[0], xs[1]
-    w = xs[2] if a["weight"] else None
-    if a["fn"] == "nll":
-        return F.nll_loss(x, t, weight=w, ignore_index=a["ignore_index"], reduction=a["reduction"])
-    return F.cross_entropy(
-        x,
-        t,
-        weight=w,
-        ignore_index=a["ignore_index"],
-        reduction=a["reduction"],
-        label_smoothing=a["smoothing"],
-    )
-
-
 # -- creation
 
 
@@ -877,6 +672,7 @@ OPS = [
     ("leaky_relu", 1, draw_leaky_relu, lambda a, xs: F.leaky_relu(xs[0], a["slope"])),
     ("softplus", 1, draw_softplus, lambda a, xs: F.softplus(xs[0], a["beta"], a["threshold"])),
     ("clamp", 3, draw_clamp, run_clamp),
+    ("clamp_tensor", 2, draw_clamp_tensor, run_clamp_tensor),
     ("binary", 14, draw_binary, lambda a, xs: BINARY[a["fn"]](xs[0], xs[1])),
     ("scalar", 6, draw_scalar, run_scalar),
     ("where", 2, draw_where, lambda a, xs: torch.where(xs[0], xs[1], xs[2])),
@@ -886,6 +682,7 @@ OPS = [
         draw_masked_fill,
         lambda a, xs: xs[0].masked_fill(xs[1], scalar_value(a["value"])),
     ),
+    ("lerp", 2, draw_lerp, run_lerp),
     ("cast", 3, draw_cast, lambda a, xs: xs[0].to(DTYPES[a["to"]])),
     (
         "reshape",
@@ -917,13 +714,20 @@ OPS = [
     ("split", 1, draw_split, lambda a, xs: list(xs[0].split(a["size"], a["dim"]))),
     ("cat", 2, draw_cat, run_cat),
     ("stack", 1, draw_stack, run_cat),
+    ("triangle", 2, draw_triangle, run_triangle),
+    ("repeat", 2, draw_repeat, lambda a, xs: xs[0].repeat(a["repeats"])),
+    ("flip", 2, draw_flip, lambda a, xs: xs[0].flip(a["dims"])),
+    ("roll", 2, draw_roll, lambda a, xs: xs[0].roll(a["shifts"], a["dims"])),
     ("reduce", 10, draw_reduce, run_reduce),
     ("reduce_all", 3, draw_reduce_all, run_reduce_all),
+    ("norm", 3, draw_norm, run_norm),
     ("arg", 2, draw_arg, run_arg),
+    ("extremum", 2, draw_extremum, run_extremum),
     ("sort", 2, draw_sort, run_sort),
     ("topk", 2, draw_topk, lambda a, xs: list(torch.topk(xs[0], a["k"], a["dim"], a["largest"]))),
     ("cumulative", 2, draw_cumulative, run_cumulative),
     ("matmul", 5, draw_matmul, lambda a, xs: torch.matmul(xs[0], xs[1])),
+    ("einsum", 3, draw_einsum, run_einsum),
     ("softmax", 3, draw_softmax, run_softmax),
     ("conv2d", 4, draw_conv2d, run_conv2d),
     ("pool", 4, draw_pool, run_pool),
@@ -939,6 +743,7 @@ OPS = [
     ("gather", 2, draw_gather, lambda a, xs: xs[0].gather(a["dim"], xs[1])),
     ("scatter_add", 2, draw_scatter_add, lambda a, xs: xs[0].scatter_add(a["dim"], xs[1], xs[2])),
     ("embedding", 1, draw_embedding, lambda a, xs: F.embedding(xs[1], xs[0])),
+    ("one_hot", 2, draw_one_hot, run_one_hot),
     ("pointwise_loss", 4, draw_pointwise_loss, run_pointwise_loss),
     ("class_loss", 4, draw_class_loss, run_class_loss),
     ("arange", 1, draw_arange, run_arange),

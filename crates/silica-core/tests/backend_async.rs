@@ -54,3 +54,21 @@ fn moves_between_devices() {
     let err = on.add(&cpu).unwrap_err();
     assert!(matches!(err, Error::DeviceMismatch { .. }), "{err}");
 }
+
+#[test]
+fn one_hot_class_errors_surface_at_the_next_read() {
+    let dev = AsyncCpuBackend::register();
+    let classes = Tensor::from_slice(&[2i64, 0, 1], [3], dev).unwrap();
+    // Inferring the count reads the indices (as PyTorch does); a given count reads nothing.
+    let inferred = classes.one_hot(None).unwrap();
+    assert_eq!(inferred.dims(), &[3, 3]);
+    assert_eq!(
+        inferred.to_vec::<i64>().unwrap(),
+        vec![0, 0, 1, 1, 0, 0, 0, 1, 0]
+    );
+    let bad = classes.one_hot(Some(2)).expect("enqueueing succeeds");
+    match bad.to_vec::<i64>() {
+        Err(Error::IndexOutOfBounds { index: 2, .. }) => {}
+        other => panic!("expected the class error at the read, got {other:?}"),
+    }
+}

@@ -275,6 +275,204 @@ const ROWS: &[Row] = &[
         || t(&[2]).dropout(1.5, &silica_core::Generator::new(0)),
         &["dropout", "1.5"],
     ),
+    // The ops composed from primitives.
+    (
+        "max_dim of an empty dim",
+        || Ok(t(&[0, 3]).max_dim(0, false)?.0),
+        &["max_dim", "dim 0 of size 0", "[0, 3]"],
+    ),
+    (
+        "min_dim dim",
+        || Ok(t(&[2, 3]).min_dim(2, false)?.1),
+        &["min_dim", "dim 2", "[2, 3]"],
+    ),
+    (
+        "tril of a vector",
+        || t(&[3]).tril(0),
+        &["tril", "at least 2 dims", "[3]"],
+    ),
+    (
+        "triu of a 0-dim tensor",
+        || t(&[]).triu(1),
+        &["triu", "at least 2 dims", "[]"],
+    ),
+    (
+        "repeat too few",
+        || t(&[2, 3]).repeat(&[2]),
+        &["repeat", "[2]", "[2, 3]", "at least one per dim"],
+    ),
+    (
+        "repeat overflow",
+        || t(&[2, 3]).repeat(&[usize::MAX, 1]),
+        &["repeat", "[2, 3]", "overflow"],
+    ),
+    (
+        "flip repeated dim",
+        || t(&[2, 3]).flip([1, -1]),
+        &["flip", "appears more than once", "[2, 3]"],
+    ),
+    (
+        "flip dim",
+        || t(&[2, 3]).flip([2]),
+        &["flip", "dim 2", "[2, 3]"],
+    ),
+    (
+        "roll shifts and dims",
+        || t(&[2, 3]).roll(&[1, 2], [0]),
+        &["roll: shifts has 2 entries, dims 1", "[2, 3]"],
+    ),
+    (
+        "roll without dims",
+        || t(&[2, 3]).roll(&[1, 2], Vec::<isize>::new()),
+        &["roll: shifts has 2 entries, dims 0", "exactly one shift"],
+    ),
+    (
+        "roll dim",
+        || t(&[2, 3]).roll(&[1], [-3]),
+        &["roll", "dim -3", "[2, 3]"],
+    ),
+    (
+        "one_hot float indices",
+        || t(&[3]).one_hot(Some(2)),
+        &["one_hot", "f32", "i64", "[3]"],
+    ),
+    (
+        "one_hot class out of range",
+        || idx(&[1, 4]).one_hot(Some(3)),
+        &["one_hot", "class value 4", "[0, 3)", "[2]"],
+    ),
+    (
+        "one_hot negative class",
+        || idx(&[1, -1]).one_hot(None),
+        &["one_hot", "non-negative", "-1"],
+    ),
+    (
+        "one_hot zero classes",
+        || idx(&[0]).one_hot(Some(0)),
+        &["one_hot", "positive", "[1]"],
+    ),
+    (
+        "one_hot infers from nothing",
+        || idx(&[]).one_hot(None),
+        &["one_hot", "empty", "[0]", "num_classes"],
+    ),
+    (
+        "norm of integers",
+        || Tensor::zeros([2, 3], DType::I64, Device::Cpu)?.norm(2.0, 1, false),
+        &["norm", "i64", "float", "[2, 3]"],
+    ),
+    (
+        "norm p",
+        || t(&[2, 3]).norm(3.0, 1, false),
+        &["norm", "p = 3", "[2, 3]", "f32"],
+    ),
+    (
+        "inf norm of an empty dim",
+        || t(&[0, 3]).norm(f64::INFINITY, 0, false),
+        &["norm", "inf", "dim 0 of size 0", "[0, 3]"],
+    ),
+    (
+        "norm repeated dim",
+        || t(&[2, 3]).norm(1.0, [0, -2], false),
+        &["norm", "appears more than once"],
+    ),
+    (
+        "clamp_tensor without bounds",
+        || t(&[2]).clamp_tensor(None, None),
+        &["clamp_tensor", "min", "max", "[2]"],
+    ),
+    (
+        "clamp_tensor broadcast",
+        || t(&[2, 3]).clamp_tensor(Some(&t(&[4])), Some(&t(&[3]))),
+        &[
+            "clamp_tensor",
+            "[2, 3]",
+            "[4]",
+            "[3]",
+            "cannot be broadcast",
+        ],
+    ),
+    (
+        "lerp dtypes",
+        || {
+            let end = Tensor::zeros([3], DType::F64, Device::Cpu)?;
+            t(&[3]).lerp_scalar(&end, 0.5)
+        },
+        &["lerp", "f64", "f32", "end", "[3]", "does not promote"],
+    ),
+    (
+        "lerp of integers",
+        || {
+            let x = Tensor::zeros([3], DType::I64, Device::Cpu)?;
+            x.lerp(&x, &t(&[3]))
+        },
+        &["lerp", "i64", "float", "[3]"],
+    ),
+    (
+        "lerp broadcast",
+        || t(&[2, 3]).lerp(&t(&[2]), &t(&[3])),
+        &["lerp", "[2, 3]", "[2]", "cannot be broadcast"],
+    ),
+    (
+        "einsum operand count",
+        || Tensor::einsum("ij,jk->ik", &[&t(&[2, 3])]),
+        &["einsum", "ij,jk->ik", "2 operand terms", "1 operands"],
+    ),
+    (
+        "einsum rank",
+        || Tensor::einsum("ij->i", &[&t(&[2, 3, 4])]),
+        &["einsum", "operand 0", "[2, 3, 4]", "2 subscripts"],
+    ),
+    (
+        "einsum sizes",
+        || Tensor::einsum("ij,jk->ik", &[&t(&[2, 3]), &t(&[4, 5])]),
+        &[
+            "einsum",
+            "subscript j",
+            "size 4",
+            "[4, 5]",
+            "size 3",
+            "[2, 3]",
+        ],
+    ),
+    (
+        "einsum diagonal sizes",
+        || Tensor::einsum("ii->i", &[&t(&[2, 3])]),
+        &["einsum", "subscript i", "[2, 3]", "sizes 2 and 3"],
+    ),
+    (
+        "einsum bad subscript",
+        || Tensor::einsum("i1->i", &[&t(&[2, 3])]),
+        &["einsum", "invalid subscript '1'", "index 1"],
+    ),
+    (
+        "einsum output letter",
+        || Tensor::einsum("ij->k", &[&t(&[2, 3])]),
+        &["einsum", "output subscript k", "no operand"],
+    ),
+    (
+        "einsum repeated output",
+        || Tensor::einsum("ij->ii", &[&t(&[2, 3])]),
+        &["einsum", "output subscript i", "more than once"],
+    ),
+    (
+        "einsum two arrows",
+        || Tensor::einsum("ij->j->i", &[&t(&[2, 3])]),
+        &["einsum", "more than one '->'"],
+    ),
+    (
+        "einsum dtypes",
+        || {
+            let b = Tensor::zeros([3, 4], DType::F64, Device::Cpu)?;
+            Tensor::einsum("ij,jk->ik", &[&t(&[2, 3]), &b])
+        },
+        &["einsum", "f32", "f64", "[2, 3]", "[3, 4]"],
+    ),
+    (
+        "einsum without operands",
+        || Tensor::einsum("->", &[]),
+        &["einsum", "at least one operand"],
+    ),
     (
         "hostile safetensors",
         || {

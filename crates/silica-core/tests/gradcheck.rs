@@ -208,6 +208,79 @@ const CASES: &[(&str, &[In], Op)] = &[
     ("dropout (fixed mask)", &[N(&[4, 5])], |x| {
         x[0].dropout(0.3, &Generator::new(3))
     }),
+    // The ops composed from primitives (issue 8).
+    ("max_dim values", &[N(&[3, 5])], |x| {
+        Ok(x[0].max_dim(1, false)?.0)
+    }),
+    ("min_dim values keepdim", &[N(&[4, 3])], |x| {
+        Ok(x[0].min_dim(0, true)?.0)
+    }),
+    ("tril", &[N(&[2, 3, 4])], |x| x[0].tril(1)),
+    ("triu of a transpose", &[N(&[4, 3])], |x| x[0].t()?.triu(-1)),
+    ("repeat", &[N(&[2, 3])], |x| x[0].repeat(&[2, 1, 3])),
+    ("flip", &[N(&[2, 3, 4])], |x| x[0].flip([0, -1])),
+    ("roll", &[N(&[3, 4])], |x| x[0].roll(&[1, -3], [0, 1])),
+    ("roll flattened", &[N(&[3, 4])], |x| {
+        x[0].roll(&[5], Vec::<isize>::new())
+    }),
+    ("norm 1", &[N(&[3, 4])], |x| x[0].norm(1.0, 1, false)),
+    ("norm 2", &[N(&[2, 3, 4])], |x| x[0].norm(2.0, [0, 2], true)),
+    ("norm 2 of everything", &[N(&[3, 4])], |x| {
+        x[0].norm(2.0, Vec::<isize>::new(), false)
+    }),
+    ("norm inf", &[N(&[3, 4])], |x| {
+        x[0].norm(f64::INFINITY, 0, false)
+    }),
+    ("norm -inf", &[N(&[3, 4])], |x| {
+        x[0].norm(f64::NEG_INFINITY, 1, false)
+    }),
+    ("clamp_tensor", &[N(&[3, 4]), N(&[4]), N(&[3, 1])], |x| {
+        // Bounds around 0 that cross (min > max) in some places.
+        let lo = x[1].sub_scalar(0.5)?;
+        let hi = x[2].add_scalar(0.5)?;
+        x[0].clamp_tensor(Some(&lo), Some(&hi))
+    }),
+    ("clamp_tensor min only", &[N(&[3, 4]), N(&[3, 4])], |x| {
+        x[0].clamp_tensor(Some(&x[1]), None)
+    }),
+    ("clamp_tensor max only", &[N(&[3, 4]), N(&[1, 4])], |x| {
+        x[0].clamp_tensor(None, Some(&x[1]))
+    }),
+    ("lerp", &[N(&[3, 4]), N(&[4]), N(&[3, 1])], |x| {
+        x[0].lerp(&x[1], &x[2])
+    }),
+    ("lerp_scalar below 0.5", &[N(&[3, 4]), N(&[3, 4])], |x| {
+        x[0].lerp_scalar(&x[1], 0.3)
+    }),
+    ("lerp_scalar above 0.5", &[N(&[3, 4]), N(&[4])], |x| {
+        x[0].lerp_scalar(&x[1], 0.8)
+    }),
+    (
+        "einsum batched matmul",
+        &[N(&[2, 3, 4]), N(&[2, 4, 5])],
+        |x| Tensor::einsum("bij,bjk->bik", &[&x[0], &x[1]]),
+    ),
+    (
+        "einsum trace and diagonal",
+        &[N(&[4, 4]), N(&[3, 3, 2])],
+        |x| {
+            let trace = Tensor::einsum("ii->", &[&x[0]])?;
+            Tensor::einsum("iij->ji", &[&x[1]])?.mul(&trace)
+        },
+    ),
+    (
+        "einsum three operands",
+        &[N(&[2, 3]), N(&[3, 4]), N(&[4, 2])],
+        |x| Tensor::einsum("ij,jk,kl->il", &[&x[0], &x[1], &x[2]]),
+    ),
+    (
+        "einsum ellipsis and sums",
+        &[N(&[5, 2, 3]), N(&[3, 4])],
+        |x| Tensor::einsum("...ij,jk->k", &[&x[0], &x[1]]),
+    ),
+    ("einsum outer", &[N(&[3]), N(&[2])], |x| {
+        Tensor::einsum("i,j->ji", &[&x[0], &x[1]])
+    }),
 ];
 
 /// The inputs of a case, drawn from a fixed seed; the F64 ones require gradients.

@@ -281,6 +281,63 @@ pub(super) const CASES: &[Case] = &[
     case!("cumsum cumprod", [Positive(&[3, 9])], true, ALL, |x| {
         x[0].cumsum(1)?.add(&x[0].cumprod(0)?.sum(0, true)?)
     }),
+    case!("max_dim min_dim", [Normal(&[4, 5])], true, WIDE, |x| {
+        let (v, i) = x[0].max_dim(1, true)?;
+        let (w, j) = x[0].min_dim(0, false)?;
+        let order = i.add(&j)?.to_dtype(x[0].dtype())?;
+        v.add(&w)?.add(&order)
+    }),
+    case!("tril triu", [Normal(&[2, 4, 5])], true, ALL, |x| {
+        x[0].tril(1)?.add(&x[0].triu(-2)?.mul_scalar(3.0)?)
+    }),
+    case!("repeat flip roll", [Normal(&[3, 4])], true, ALL, |x| {
+        let moved = x[0].flip([0, 1])?.add(&x[0].roll(&[1, -3], [0, 1])?)?;
+        moved
+            .repeat(&[2, 1, 2])?
+            .add(&x[0].roll(&[5], Vec::<isize>::new())?.repeat(&[1, 2])?)
+    }),
+    case!(
+        "one_hot",
+        [Index(&[2, 3], 5), Normal(&[5])],
+        true,
+        ALL,
+        |x| x[0].one_hot(Some(5))?.to_dtype(x[1].dtype())?.mul(&x[1])
+    ),
+    case!("norm 1 2", [Normal(&[3, 4, 5])], true, ALL, |x| {
+        x[0].norm(2.0, [0, 2], true)?
+            .add(&x[0].norm(1.0, 1, true)?)?
+            .add(&x[0].norm(2.0, Vec::<isize>::new(), false)?)
+    }),
+    case!("norm inf", [Normal(&[3, 4, 5])], true, WIDE, |x| {
+        x[0].norm(f64::INFINITY, 2, true)?
+            .add(&x[0].norm(f64::NEG_INFINITY, [0, 1], true)?)
+    }),
+    case!(
+        "clamp_tensor",
+        [Normal(&[3, 4]), Normal(&[4]), Normal(&[3, 1])],
+        true,
+        ALL,
+        |x| x[0].clamp_tensor(Some(&x[1]), Some(&x[2].add_scalar(0.5)?))
+    ),
+    case!(
+        "lerp",
+        [Normal(&[3, 4]), Normal(&[4]), Normal(&[3, 1])],
+        true,
+        ALL,
+        |x| x[0]
+            .lerp(&x[1], &x[2])?
+            .add(&x[0].lerp_scalar(&x[1], 0.75)?)
+    ),
+    case!(
+        "einsum",
+        [Normal(&[2, 3, 4]), Normal(&[2, 4, 5]), Normal(&[3, 3, 5])],
+        true,
+        ALL,
+        |x| {
+            let bmm = Tensor::einsum("bij,bjk->bik", &[&x[0], &x[1]])?;
+            bmm.add(&Tensor::einsum("iik->ik", &[&x[2]])?)
+        }
+    ),
     case!("casts", [Normal(&[3, 4])], true, ALL, |x| {
         let i = x[0]
             .mul_scalar(4.0)?

@@ -1,4 +1,4 @@
-//! Indexing and joining: index_select, gather, scatter_add, embedding, cat, stack.
+//! Indexing and joining: index_select, gather, scatter_add, embedding, one_hot, cat, stack.
 
 use super::Tensor;
 use crate::autograd::{record, Op};
@@ -153,6 +153,84 @@ impl Tensor {
         let mut dims = ids.dims().to_vec();
         dims.push(self.dims()[1]);
         rows.reshape(dims)
+    }
+
+    /// The one-hot encoding of I64 class indices, as `torch.nn.functional.one_hot`: shape
+    /// `[..]` becomes `[.., num_classes]` (I64), with a 1 at each index. `None` takes
+    /// `max + 1` classes, which reads the indices to the host (as PyTorch does); with a count
+    /// given, nothing is read, and an index outside `[0, num_classes)` is reported by the
+    /// scatter kernel (on an asynchronous device, at the next synchronisation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use silica_core::{Device, Tensor};
+    /// let c = Tensor::from_slice(&[2i64, 0], [2], Device::Cpu).unwrap();
+    /// assert_eq!(c.one_hot(None).unwrap().to_vec::<i64>().unwrap(), vec![0, 0, 1, 1, 0, 0]);
+    /// assert_eq!(c.one_hot(Some(4)).unwrap().dims(), &[2, 4]);
+    /// assert!(c.one_hot(Some(2)).is_err());
+    /// ```
+    pub fn one_hot(&self, num_classes: Option<usize>) -> Result<Tensor> {
+        if self.dtype() != DType::I64 {
+            return Err(Error::dtype(
+                "one_hot",
+                self.dtype(),
+                format!(
+                    "i64 class indices (shape {}; cast with to_dtype)",
+                    self.shape()
+                ),
+            ));
+        }
+        let classes = match num_classes {
+            Some(0) => {
+                return Err(Error::invalid(
+                    "one_hot",
+                    format!(
+                        "num_classes must be positive, got 0 (indices of shape {})",
+                        self.shape()
+                    ),
+                ))
+            }
+            Some(c) => c,
+            None if self.elem_count() == 0 => {
+                return Err(Error::invalid(
+                    "one_hot",
+                    format!(
+                        "cannot infer the number of classes from an empty tensor (shape {}); give num_classes",
+                        self.shape()
+                    ),
+                ))
+            }
+            None => {
+                let bounds = Tensor::stack(&[&self.min_all()?, &self.max_all()?], 0)?;
+                let [lo, hi] = bounds.to_vec::<i64>()?[..] else {
+                    unreachable!("two bounds")
+                };
+                if lo < 0 {
+                    return Err(Error::invalid(
+                        "one_hot",
+                        format!("class values must be non-negative, got {lo}"),
+                    ));
+                }
+                hi as usize + 1
+            }
+        };
+        let mut dims = self.dims().to_vec();
+        dims.push(classes);
+        let index = self.unsqueeze(-1)?;
+        let one = Tensor::ones((), DType::I64, self.device())?.broadcast_to(index.shape())?;
+        Tensor::zeros(dims, DType::I64, self.device())?
+            .scatter_add(-1, &index, &one)
+            .map_err(|e| match e {
+                Error::IndexOutOfBounds { index, .. } => Error::invalid(
+                    "one_hot",
+                    format!(
+                        "class value {index} is outside [0, {classes}) (indices of shape {})",
+                        self.shape()
+                    ),
+                ),
+                e => e,
+            })
     }
 
     /// Joins tensors along `dim`; all other dims must match. Dtypes promote, as in `torch.cat`.

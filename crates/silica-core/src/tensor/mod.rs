@@ -1,9 +1,11 @@
 //! The [`Tensor`] type: a cheap handle to a strided view of a device storage, with autograd.
 
+mod arrange;
 mod conv;
 mod create;
 mod display;
 mod dropout;
+mod einsum;
 mod elementwise;
 pub(crate) mod fused;
 mod index;
@@ -16,6 +18,7 @@ mod reduce;
 pub(crate) mod scan;
 mod softmax;
 mod sort;
+mod ternary;
 mod view;
 
 pub use conv::Conv2dConfig;

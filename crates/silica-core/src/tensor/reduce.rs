@@ -140,6 +140,51 @@ impl Tensor {
         self.arg_extremum(ReduceOp::ArgMin, dim, keepdim, "argmin")
     }
 
+    /// The maximum along `dim` and its index (I64), as `torch.max(x, dim)`: shapes without
+    /// `dim` (or with it as 1 under `keepdim`). The index is the first maximum's, or the first
+    /// NaN's (whose value is then NaN); the gradient goes to that element only, unlike
+    /// [`Tensor::max`], which shares it among ties.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use silica_core::{Device, Tensor};
+    /// let x = Tensor::from_slice(&[1.0f32, 5.0, 5.0, 7.0, 2.0, 0.0], [2, 3], Device::Cpu).unwrap();
+    /// let (values, indices) = x.max_dim(1, false).unwrap();
+    /// assert_eq!(values.to_vec::<f32>().unwrap(), vec![5.0, 7.0]);
+    /// assert_eq!(indices.to_vec::<i64>().unwrap(), vec![1, 0]);
+    /// ```
+    pub fn max_dim(&self, dim: impl Dim, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        self.selected_extremum(ReduceOp::ArgMax, dim, keepdim, "max_dim")
+    }
+
+    /// The minimum along `dim` and its index (I64), as `torch.min(x, dim)`; see
+    /// [`Tensor::max_dim`].
+    pub fn min_dim(&self, dim: impl Dim, keepdim: bool) -> Result<(Tensor, Tensor)> {
+        self.selected_extremum(ReduceOp::ArgMin, dim, keepdim, "min_dim")
+    }
+
+    /// The values at the indices of `argmax`/`argmin`, gathered so that only they get a
+    /// gradient.
+    fn selected_extremum(
+        &self,
+        op: ReduceOp,
+        dim: impl Dim,
+        keepdim: bool,
+        name: &'static str,
+    ) -> Result<(Tensor, Tensor)> {
+        let Some(d) = self.shape().dim_or_scalar(name, dim)? else {
+            // A 0-dim tensor is its own extremum, at index 0.
+            return Ok((self.copy()?, Tensor::zeros((), DType::I64, self.device())?));
+        };
+        let indices = self.reduce_raw(op, &[d], name)?;
+        let values = self.gather(d, &indices)?;
+        Ok((
+            self.finish_reduce(values, &[d], keepdim)?,
+            self.finish_reduce(indices, &[d], keepdim)?,
+        ))
+    }
+
     fn arg_extremum(
         &self,
         op: ReduceOp,

@@ -1,4 +1,4 @@
-//! Silica's side of every op the fuzzer draws: one arm per name of `tools/golden/fuzz.py`'s
+//! Silica's side of every op the fuzzer draws: one arm per name of `tools/golden/fuzz_ops.py`'s
 //! `OPS` table, calling the public API as a user would.
 
 use crate::case::{ints, Args};
@@ -11,16 +11,18 @@ use silica_nn::nn::{
     MultiheadAttentionConfig, NllLossOptions, Reduction, StateDict,
 };
 
-/// Every op of `fuzz.py`'s `OPS` table; the fixed-seed file must cover them all.
-pub const NAMES: [&str; 52] = [
+/// Every op of `fuzz.py`'s `OPS` table, in its order; the fixed-seed file must cover them all.
+pub const NAMES: [&str; 62] = [
     "unary",
     "leaky_relu",
     "softplus",
     "clamp",
+    "clamp_tensor",
     "binary",
     "scalar",
     "where",
     "masked_fill",
+    "lerp",
     "cast",
     "reshape",
     "flatten",
@@ -37,13 +39,20 @@ pub const NAMES: [&str; 52] = [
     "split",
     "cat",
     "stack",
+    "triangle",
+    "repeat",
+    "flip",
+    "roll",
     "reduce",
     "reduce_all",
+    "norm",
     "arg",
+    "extremum",
     "sort",
     "topk",
     "cumulative",
     "matmul",
+    "einsum",
     "softmax",
     "conv2d",
     "pool",
@@ -59,6 +68,7 @@ pub const NAMES: [&str; 52] = [
     "gather",
     "scatter_add",
     "embedding",
+    "one_hot",
     "pointwise_loss",
     "class_loss",
     "arange",
@@ -292,10 +302,17 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
             "min" => x.clamp_min(a.scalar("min")),
             _ => x.clamp_max(a.scalar("max")),
         }),
+        "clamp_tensor" => one(match a.str("which") {
+            "both" => x.clamp_tensor(Some(&xs[1]), Some(&xs[2])),
+            "min" => x.clamp_tensor(Some(&xs[1]), None),
+            _ => x.clamp_tensor(None, Some(&xs[1])),
+        }),
         "binary" => one(binary(a.str("fn"), x, &xs[1])),
         "scalar" => one(scalar_op(a.str("fn"), x, a.scalar("s"))),
         "where" => one(x.where_cond(&xs[1], &xs[2])),
         "masked_fill" => one(x.masked_fill(&xs[1], a.scalar("value"))),
+        "lerp" if a.has("weight") => one(x.lerp_scalar(&xs[1], a.f64("weight"))),
+        "lerp" => one(x.lerp(&xs[1], &xs[2])),
         "cast" => one(x.to_dtype(a.dtype("to"))),
         "reshape" if a.bool("view") => one(x.view(a.ints("shape"))),
         "reshape" => one(x.reshape(a.ints("shape"))),
@@ -335,6 +352,14 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
                 Tensor::cat(&refs, a.isize("dim"))
             })
         }
+        "triangle" if a.str("fn") == "tril" => one(x.tril(a.i64("diagonal"))),
+        "triangle" => one(x.triu(a.i64("diagonal"))),
+        "repeat" => {
+            let repeats: Vec<usize> = a.ints("repeats").iter().map(|&r| r as usize).collect();
+            one(x.repeat(&repeats))
+        }
+        "flip" => one(x.flip(a.ints("dims"))),
+        "roll" => one(x.roll(&a.ints("shifts"), a.ints("dims"))),
         "reduce" => one(reduce(a, x)),
         "reduce_all" => one(match a.str("fn") {
             "sum_all" => x.sum_all(),
@@ -342,11 +367,24 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
             "max_all" => x.max_all(),
             _ => x.min_all(),
         }),
+        "norm" => {
+            let ord: f64 = a.str("ord").parse().expect("a norm order");
+            one(x.norm(ord, a.ints("dims"), a.bool("keepdim")))
+        }
         "arg" => one(if a.str("fn") == "argmax" {
             x.argmax(a.isize("dim"), a.bool("keepdim"))
         } else {
             x.argmin(a.isize("dim"), a.bool("keepdim"))
         }),
+        "extremum" => {
+            let (dim, keep) = (a.isize("dim"), a.bool("keepdim"));
+            let (values, indices) = if a.str("fn") == "max" {
+                x.max_dim(dim, keep)?
+            } else {
+                x.min_dim(dim, keep)?
+            };
+            Ok(vec![values, indices])
+        }
         "sort" => {
             let (values, indices) = x.sort(a.isize("dim"), a.bool("descending"))?;
             Ok(if a.bool("argsort") {
@@ -362,6 +400,10 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
         "cumulative" if a.str("fn") == "cumsum" => one(x.cumsum(a.isize("dim"))),
         "cumulative" => one(x.cumprod(a.isize("dim"))),
         "matmul" => one(x.matmul(&xs[1])),
+        "einsum" => {
+            let refs: Vec<&Tensor> = xs.iter().collect();
+            one(Tensor::einsum(a.str("equation"), &refs))
+        }
         "softmax" if a.bool("log") => one(x.log_softmax(a.isize("dim"))),
         "softmax" => one(x.softmax(a.isize("dim"))),
         "conv2d" => {
@@ -414,6 +456,7 @@ fn function(name: &str, a: &Args, xs: &[Tensor]) -> Result<Vec<Tensor>> {
         "gather" => one(x.gather(a.isize("dim"), &xs[1])),
         "scatter_add" => one(x.scatter_add(a.isize("dim"), &xs[1], &xs[2])),
         "embedding" => one(x.embedding(&xs[1])),
+        "one_hot" => one(x.one_hot(a.has("classes").then(|| a.usize("classes")))),
         "pointwise_loss" => one(pointwise_loss(a, xs)),
         "class_loss" => one(class_loss(a, xs)),
         other => panic!("unknown op {other:?}"),

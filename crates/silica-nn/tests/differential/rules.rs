@@ -13,6 +13,15 @@
 //!   no kernel for (`"softplus_cpu" not implemented for 'Long'`). Silica computes float-valued
 //!   ops of integers in F32, as PyTorch does for the others (`exp`, `sigmoid`); the reference is
 //!   the op on F32 copies.
+//! - `einsum_empty_dtype`: `einsum` with an empty operand and operands of several dtypes:
+//!   PyTorch 1.13 answers a pair with an empty operand by zeros in the second operand's dtype,
+//!   whatever the promotion, and may then fail at the next pair ("expected scalar type Double
+//!   but found Half"). With an empty operand nothing meets in a matrix product, so Silica
+//!   promotes every operand to their common dtype; the reference casts them first.
+//! - `bool_clamp_missing`: PyTorch 1.13 has bool kernels for `clamp_min` and `clamp_max` but
+//!   not for `clamp` with both bounds (`"clamp_cpu" not implemented for 'Bool'`). Silica's
+//!   `clamp_tensor` is `min(max(x, min), max)` for every dtype; the reference clamps in those
+//!   two steps.
 //! - `conv2d_zero_batch`: some convolutions of a zero batch fail in PyTorch 1.13 with a view
 //!   error. The reference convolves one extra image of zeros and cuts it off again.
 //! - `scatter_add_src_larger`: with `src` larger than `index`, PyTorch 1.13's backward returns a
@@ -21,6 +30,10 @@
 //!   fails. The reference promotes the operands first.
 //! - `nll_strided_backward`: PyTorch 1.13's `nll_loss` backward refuses some strided inputs
 //!   ("grad_input must be contiguous"). The reference passes contiguous copies.
+//! - `clamp_broadcast_backward`: `clamp` with tensor bounds where the bounds broadcast `x` (or
+//!   `min`) to a larger shape: PyTorch 1.13's backward fails ("output with shape [1] doesn't
+//!   match the broadcast shape [3]"). The reference clamps the operands expanded to their common
+//!   shape, the same function.
 //!
 //! Where PyTorch 1.13 answers, but inconsistently or wrongly:
 //!
@@ -60,7 +73,8 @@
 //!   a NaN gradient matches an infinite reference in this rule only.
 //! - `topk_ties`: among equal values PyTorch 1.13's CPU `topk` returns the indices in no set
 //!   order; Silica's `topk` is a stable sort and a narrow, so the first in the slice comes
-//!   first. Where the two differ, a stable `sort` and `narrow` are the reference.
+//!   first. Where the two differ, a stable `sort` and `narrow` are the reference. (For f16
+//!   and bf16, which PyTorch 1.13's `topk` lacks, the order its f32 kernel gives decides.)
 //! - `conv2d_padding_nonfinite_weight`: with zero padding and an infinite or NaN weight,
 //!   PyTorch 1.13's CPU convolution skips the padding, while Silica multiplies it
 //!   (`0 · inf = NaN`), as convolving the explicitly padded input does; that is the reference.
@@ -87,9 +101,16 @@
 //! - Casting NaN, an infinity or an out-of-range float to an integer dtype is undefined
 //!   behaviour in C++, so PyTorch's answer depends on the CPU: the generator draws finite,
 //!   in-range values for such casts.
+//! - PyTorch 1.13 returns an empty tensor unchanged before it checks some arguments: `roll`
+//!   accepts any dim (`roll(zeros(0, 3), 1, 5)`), and `tril`/`triu` accept a tensor of rank 1.
+//!   Silica checks them whatever the size, so the generator draws dims in range for `roll` of
+//!   an empty tensor, and a rank below 2 for `tril`/`triu` only with elements.
 
 /// The rules a case may name.
-pub const RULES: [&str; 16] = [
+pub const RULES: [&str; 19] = [
+    "bool_clamp_missing",
+    "einsum_empty_dtype",
+    "clamp_broadcast_backward",
     "cumprod_exclusive",
     "topk_ties",
     "nll_strided_backward",
