@@ -107,7 +107,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let report = Report {
         date: report::today(),
         cpu: report::cpu_model(),
-        load,
+        load: [load, report::load_average()],
         device: format!("{}: {}", args.device, device.describe()),
         threads,
         command: command_line(),

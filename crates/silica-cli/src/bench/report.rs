@@ -23,9 +23,9 @@ pub struct Report {
     pub date: String,
     /// The CPU's model name, as `/proc/cpuinfo` gives it.
     pub cpu: String,
-    /// The load averages over 1, 5 and 15 minutes when the run began, as `/proc/loadavg`
-    /// gives them (other work on the machine skews every figure).
-    pub load: String,
+    /// The load averages over 1, 5 and 15 minutes when the run began and when it ended, as
+    /// `/proc/loadavg` gives them (other work on the machine skews every figure).
+    pub load: [String; 2],
     /// The device Silica ran on.
     pub device: String,
     /// Threads on every side.
@@ -76,14 +76,24 @@ impl Report {
             std::env::consts::ARCH,
             self.threads
         );
-        let _ = writeln!(out, "- load average before the run: {}", self.load);
+        let _ = writeln!(
+            out,
+            "- load average: {} before the run, {} after",
+            self.load[0], self.load[1]
+        );
         let _ = writeln!(out, "- Silica on {}", self.device);
+        let notes = |out: &mut String, p: &Option<PeerRun>| {
+            for key in ["gemm", "malloc"] {
+                if let Some(note) = p.as_ref().and_then(|p| p.info_str(key)) {
+                    let _ = writeln!(out, "  - {key}: {note}");
+                }
+            }
+        };
         let _ = writeln!(out, "- PyTorch: {}", peer(&self.torch));
-        if let Some(note) = self.torch.as_ref().and_then(|t| t.info_str("malloc")) {
-            let _ = writeln!(out, "  - malloc: {note}");
-        }
+        notes(&mut out, &self.torch);
         let _ = writeln!(out, "- OpenBLAS core type: {}", self.openblas());
         let _ = writeln!(out, "- candle: {}", peer(&self.candle));
+        notes(&mut out, &self.candle);
         let _ = writeln!(out, "- command: `{}`", self.command);
         let _ = writeln!(
             out,
@@ -151,7 +161,7 @@ impl Report {
         json!({
             "date": self.date,
             "cpu": self.cpu,
-            "load_average": self.load,
+            "load_average": {"before": self.load[0], "after": self.load[1]},
             "arch": std::env::consts::ARCH,
             "device": self.device,
             "threads": self.threads,
@@ -256,7 +266,7 @@ mod tests {
         let report = Report {
             date: "2026-12-03".into(),
             cpu: "Test CPU".into(),
-            load: "0.00 0.00 0.00".into(),
+            load: ["0.00 0.00 0.00".into(), "0.10 0.00 0.00".into()],
             device: "cpu".into(),
             threads: 2,
             command: "silica bench".into(),

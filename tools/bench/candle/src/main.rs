@@ -9,6 +9,12 @@
 //!     [--threads 2] [--quick] [--only NAME] [--device cpu]
 //! ```
 //!
+//! Like the PyTorch twin, it runs candle at its best: candle's CPU tensors come from glibc's
+//! malloc, which maps large blocks fresh on every allocation, so their pages fault in again and
+//! again. With the full timing the runner runs the workloads twice, in child processes of
+//! itself (`--worker`), as built and with glibc keeping freed memory mapped (`GLIBC_TUNABLES`,
+//! [`WARM_MALLOC`]), and keeps each workload's faster time.
+//!
 //! candle-nn has no Adam (its AdamW with no weight decay is Adam), no SGD momentum (written
 //! here as PyTorch's update) and no multi-head attention module (written here from linear
 //! layers, as PyTorch's `MultiheadAttention` computes it).
@@ -25,11 +31,16 @@ use std::time::{Duration, Instant};
 
 type Step = Box<dyn FnMut() -> Result<()>>;
 
+/// glibc settings under which freed memory stays mapped (the twin uses the same).
+const WARM_MALLOC: &str =
+    "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296";
+
 struct Options {
     threads: usize,
     quick: bool,
     only: Option<String>,
     device: String,
+    worker: bool,
 }
 
 fn options() -> std::result::Result<Options, String> {
@@ -38,6 +49,7 @@ fn options() -> std::result::Result<Options, String> {
         quick: false,
         only: None,
         device: "cpu".into(),
+        worker: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -47,6 +59,7 @@ fn options() -> std::result::Result<Options, String> {
             "--quick" => o.quick = true,
             "--only" => o.only = Some(value()?),
             "--device" => o.device = value()?,
+            "--worker" => o.worker = true,
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -286,27 +299,18 @@ fn gpt(dev: &Device) -> Result<Step> {
     }))
 }
 
-fn main() {
-    let o = match options() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("candle runner: {e}");
-            std::process::exit(2);
-        }
-    };
-    if o.device != "cpu" {
-        eprintln!(
-            "candle runner: this build runs on the CPU only, not {}",
-            o.device
-        );
-        std::process::exit(2);
-    }
+fn fail(msg: String) -> ! {
+    eprintln!("candle runner: {msg}");
+    std::process::exit(1);
+}
+
+/// Runs the workloads in this process and returns the median seconds by name.
+fn work(o: &Options) -> BTreeMap<&'static str, f64> {
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(o.threads)
         .build_global()
     {
-        eprintln!("candle runner: {e}");
-        std::process::exit(1);
+        fail(e.to_string());
     }
     let dev = Device::Cpu;
     type Build = fn(&Device) -> Result<Step>;
@@ -328,22 +332,81 @@ fn main() {
             continue;
         }
         eprintln!("candle: {name}");
-        let t = build(&dev).and_then(|mut step| median_seconds(&mut step, &dev, o.quick));
-        match t {
+        match build(&dev).and_then(|mut step| median_seconds(&mut step, &dev, o.quick)) {
             Ok(t) => {
                 seconds.insert(name, t);
             }
-            Err(e) => {
-                eprintln!("candle runner: {name}: {e}");
-                std::process::exit(1);
-            }
+            Err(e) => fail(format!("{name}: {e}")),
         }
     }
+    seconds
+}
+
+/// Runs this program as a worker with `GLIBC_TUNABLES` set to `tunables` (or unset) and returns
+/// its times.
+fn run_worker(tunables: Option<&str>) -> BTreeMap<String, f64> {
+    let exe = std::env::current_exe().unwrap_or_else(|e| fail(e.to_string()));
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(std::env::args().skip(1)).arg("--worker");
+    match tunables {
+        Some(t) => cmd.env("GLIBC_TUNABLES", t),
+        None => cmd.env_remove("GLIBC_TUNABLES"),
+    };
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| fail(e.to_string()));
+    if !out.status.success() {
+        fail(format!("a worker failed ({})", out.status));
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| fail(format!("a worker's JSON: {e}")))
+}
+
+fn main() {
+    let o = options().unwrap_or_else(|e| {
+        eprintln!("candle runner: {e}");
+        std::process::exit(2);
+    });
+    if o.device != "cpu" {
+        eprintln!(
+            "candle runner: this build runs on the CPU only, not {}",
+            o.device
+        );
+        std::process::exit(2);
+    }
+    if o.worker {
+        println!("{}", json!(work(&o)));
+        return;
+    }
+    let mut seconds = run_worker(None);
+    let mut warm_faster = Vec::new();
+    let malloc = if o.quick {
+        "glibc's defaults".to_string()
+    } else {
+        for (name, t) in run_worker(Some(WARM_MALLOC)) {
+            if seconds.get(&name).is_none_or(|&s| t < s) {
+                seconds.insert(name.clone(), t);
+                warm_faster.push(name);
+            }
+        }
+        format!(
+            "each workload's faster run of glibc's defaults and GLIBC_TUNABLES={WARM_MALLOC} \
+             (faster with the latter: {})",
+            if warm_faster.is_empty() {
+                "none".to_string()
+            } else {
+                warm_faster.join(", ")
+            }
+        )
+    };
     let report = json!({
         "engine": "candle",
+        // The version that Cargo.toml asks for.
         "version": "0.11.1",
-        "threads": candle_core::utils::get_num_threads(),
+        "threads": o.threads,
         "gemm": "gemm 0.19 with its AVX-512 (x86-v4) kernels enabled",
+        "malloc": malloc,
+        "warm_malloc_faster": warm_faster,
         "seconds": seconds,
     });
     println!("{report:#}");
