@@ -1,7 +1,12 @@
-"""Times the workloads of crates/silica-core/benches/ops.rs in PyTorch, on 2 CPU threads.
+"""Times the criterion micro-benchmarks of crates/silica-core/benches/ops.rs (matmul, conv2d
+forward and backward, the small-add chain) and crates/silica-nn/benches/train_step.rs in
+PyTorch, on 2 CPU threads, to read beside `cargo bench`'s figures when working on a kernel.
 
 Prints JSON: seconds per iteration (median) for each benchmark id that ops.rs uses.
 Run with Debian's PyTorch: /usr/bin/python3 tools/bench/torch_ops.py
+
+The comparison that docs/BENCHMARKS.md reports is `silica bench --vs-torch`, whose PyTorch side
+is tools/bench/torch_twin.py (which also picks OpenBLAS's best core type).
 """
 import json
 import time

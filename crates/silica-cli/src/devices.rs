@@ -1,8 +1,19 @@
 //! `silica devices`: every device kind, whether this build and machine provide it, and its
-//! memory.
+//! memory; and the `--device` parser that `train` and `bench` share.
 
 use silica::backend;
+use silica::backendtest::AsyncCpuBackend;
 use silica::{Device, Result};
+
+/// Parses a `--device` flag: `cpu`, `cuda[:N]`, `metal[:N]`, or `fake`, which registers the
+/// asynchronous fake device (the CPU kernels on a worker thread, run later, as on a GPU).
+/// Whether the device is available is checked when it is used.
+pub fn parse_device(s: &str) -> std::result::Result<Device, String> {
+    if s == "fake" {
+        return Ok(AsyncCpuBackend::register());
+    }
+    s.parse::<Device>().map_err(|e| e.to_string())
+}
 
 pub fn run() -> Result<()> {
     for device in [Device::Cpu, Device::Cuda(0), Device::Metal(0)] {

@@ -1,11 +1,14 @@
-//! `silica`: train the demo model on the bundled digits, list devices.
+//! `silica`: train the demo model on the bundled digits, list devices, benchmark.
 //!
 //! ```text
 //! silica train [--model cnn|mlp] [--epochs N] [--batch B] [--lr LR] [--device cpu]
 //!              [--out DIR] [--resume CHECKPOINT] [--seed S] [--workers W]
 //! silica devices
+//! silica bench [--device cpu] [--json] [--vs-torch] [--vs-candle] [--threads N] [--quick]
+//!              [--only NAME]
 //! ```
 
+mod bench;
 mod devices;
 mod train;
 
@@ -25,6 +28,9 @@ enum Command {
     Train(train::TrainArgs),
     /// List the devices this build can use, with their memory.
     Devices,
+    /// Time matmul, per-op dispatch and three training steps, optionally against PyTorch and
+    /// candle on the same machine.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(&args),
         Command::Devices => devices::run(),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

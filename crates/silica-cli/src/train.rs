@@ -5,9 +5,9 @@
 //! model, the optimizer, the epoch and the generator, and the loader's order in epoch `k`
 //! depends only on the seed and `k`.
 
+use crate::devices::parse_device;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use silica::backendtest::AsyncCpuBackend;
 use silica::data::{random_split, DataLoader, DataLoaderConfig, Digits};
 use silica::io::{load_checkpoint, save_checkpoint, save_state_dict, Checkpoint};
 use silica::nn::{
@@ -68,13 +68,6 @@ pub struct TrainArgs {
     /// Data-loading worker threads (0 loads in the training thread).
     #[arg(long, default_value_t = 0)]
     workers: usize,
-}
-
-fn parse_device(s: &str) -> std::result::Result<Device, String> {
-    if s == "fake" {
-        return Ok(AsyncCpuBackend::register());
-    }
-    s.parse::<Device>().map_err(|e| e.to_string())
 }
 
 /// The model for `kind`, initialised from `gen`.

@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the CPU backend, paired with `tools/bench/torch_ops.py`, which times the
-//! same workloads in PyTorch. `tools/bench/compare.py` runs both and prints the ratios.
+//! same workloads in PyTorch. The comparison that `docs/BENCHMARKS.md` reports is
+//! `silica bench --vs-torch --vs-candle`.
 //!
 //! Run with `RAYON_NUM_THREADS=2 cargo bench -p silica-core --bench ops`.
 

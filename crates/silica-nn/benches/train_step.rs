@@ -1,5 +1,6 @@
 //! Whole training steps, the workloads of `shared/reference/torch_bench.py`: an MLP with Adam
-//! and a small CNN with SGD. `tools/bench/torch_ops.py` times the same steps in PyTorch.
+//! and a small CNN with SGD. `tools/bench/torch_ops.py` times the same steps in PyTorch;
+//! `silica bench` runs them (and the GPT step) beside PyTorch and candle.
 //!
 //! Run with `RAYON_NUM_THREADS=2 cargo bench -p silica-nn --bench train_step`.
 
