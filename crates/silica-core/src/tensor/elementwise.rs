@@ -190,10 +190,15 @@ impl Tensor {
             } else {
                 t.to_dtype(dtype)?
             };
-            t.broadcast_to(shape.clone())
+            if t.shape() == &shape {
+                Ok(t)
+            } else {
+                t.broadcast_to(shape.clone())
+            }
         };
         let (a, b) = (prep(self)?, prep(rhs)?);
-        let buf = a.backend().binary(op, a.hold().view(), b.hold().view())?;
+        let backend = a.backend();
+        let buf = backend.binary(op, a.hold().view(), b.hold().view())?;
         let rec = if op.is_predicate() || !dtype.is_float() {
             None
         } else {
@@ -203,7 +208,7 @@ impl Tensor {
                 op,
             })
         };
-        Ok(Tensor::from_buffer(a.backend(), buf, shape, rec))
+        Ok(Tensor::from_buffer(backend, buf, shape, rec))
     }
 
     /// The dtype PyTorch computes `self op rhs` in.

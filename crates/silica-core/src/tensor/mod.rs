@@ -70,6 +70,9 @@ pub(crate) struct TensorImpl {
     /// The storage, swapped only by [`Tensor::set_data`] (moving a parameter to another
     /// device or dtype keeps the handle, as PyTorch's `param.data = ...` does).
     storage: ArcSwap<Storage>,
+    /// The storage's dtype and device, packed by [`StorageKey`]: read on every op without
+    /// loading the storage.
+    key: AtomicU64,
     layout: Layout,
     /// For leaves, the user's flag; for results, whether an op was recorded.
     requires_grad: AtomicBool,
@@ -81,6 +84,40 @@ pub(crate) struct TensorImpl {
     pub(crate) grad: Mutex<Option<Tensor>>,
     /// Hooks and `retain_grad`, allocated on first use.
     pub(crate) hooks: Mutex<Option<Box<Hooks>>>,
+}
+
+/// A storage's dtype and device packed in a `u64`: the dtype's index in [`DType::ALL`] in
+/// bits 0..8, the device kind in bits 8..16, its ordinal above.
+struct StorageKey;
+
+impl StorageKey {
+    fn of(storage: &Storage) -> u64 {
+        let dtype = DType::ALL
+            .iter()
+            .position(|&d| d == storage.buffer().dtype())
+            .expect("every dtype is in DType::ALL") as u64;
+        let (kind, ordinal) = match storage.backend().device() {
+            Device::Cpu => (0, 0),
+            Device::Cuda(i) => (1, i),
+            Device::Metal(i) => (2, i),
+            Device::Custom(i) => (3, i),
+        };
+        dtype | (kind << 8) | ((ordinal as u64) << 16)
+    }
+
+    fn dtype(key: u64) -> DType {
+        DType::ALL[(key & 0xff) as usize]
+    }
+
+    fn device(key: u64) -> Device {
+        let ordinal = (key >> 16) as usize;
+        match (key >> 8) & 0xff {
+            0 => Device::Cpu,
+            1 => Device::Cuda(ordinal),
+            2 => Device::Metal(ordinal),
+            _ => Device::Custom(ordinal),
+        }
+    }
 }
 
 impl Drop for TensorImpl {
@@ -118,6 +155,7 @@ impl Tensor {
         let is_leaf = op.is_none();
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
+            key: AtomicU64::new(StorageKey::of(&storage)),
             storage: ArcSwap::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
@@ -170,12 +208,12 @@ impl Tensor {
 
     /// The element dtype.
     pub fn dtype(&self) -> DType {
-        self.storage().buffer().dtype()
+        StorageKey::dtype(self.0.key.load(Ordering::Relaxed))
     }
 
     /// The device holding the storage.
     pub fn device(&self) -> Device {
-        self.backend().device()
+        StorageKey::device(self.0.key.load(Ordering::Relaxed))
     }
 
     /// The strided layout of this view.
@@ -465,7 +503,11 @@ impl Tensor {
         } else {
             crate::autograd::no_grad_scope(|| src.copy())?
         };
-        self.0.storage.store(owned.0.storage.load_full());
+        let storage = owned.0.storage.load_full();
+        self.0
+            .key
+            .store(StorageKey::of(&storage), Ordering::Relaxed);
+        self.0.storage.store(storage);
         Ok(())
     }
 
