@@ -136,6 +136,16 @@ const CASES: &[(&str, &[In], Op)] = &[
         &[N(&[2, 1, 3, 4]), N(&[3, 4, 2])],
         |x| x[0].matmul(&x[1]),
     ),
+    (
+        "matmul sequence @ weight (batch folded into rows)",
+        &[N(&[2, 3, 4]), N(&[5, 4])],
+        |x| x[0].matmul(&x[1].t()?),
+    ),
+    (
+        "matmul strided sequence @ weight",
+        &[N(&[3, 2, 4]), N(&[4, 5])],
+        |x| x[0].transpose(0, 1)?.matmul(&x[1]),
+    ),
     ("matmul vectors", &[N(&[4]), N(&[4]), N(&[3, 4])], |x| {
         x[0].matmul(&x[1])?.add(&x[2].matmul(&x[0])?.sum_all()?)
     }),

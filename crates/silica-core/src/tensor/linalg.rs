@@ -67,6 +67,15 @@ impl Tensor {
                 ),
             ));
         }
+        if rhs.rank() == 2 && ra >= 3 && self.is_contiguous() {
+            // `[.., m, k] @ [k, n]` (every `Linear` on a sequence): fold the batch into the
+            // rows, one product instead of one per batch entry against an expanded weight,
+            // whose gradient would then be a batch of products to sum.
+            let rows: usize = self.dims()[..ra - 1].iter().product();
+            let mut dims = self.dims().to_vec();
+            dims[ra - 1] = n;
+            return self.reshape([rows, k])?.matmul(rhs)?.reshape(dims);
+        }
         let batch = Shape::from(&a.dims()[..ra - 2])
             .broadcast(&Shape::from(&b.dims()[..rb - 2]), "matmul")?;
         let with = |t: &[usize]| -> Shape { Shape::new([batch.dims(), t].concat()) };
