@@ -4,13 +4,14 @@
 //! (transpose, narrow, expand, ...) only build a new layout over the same storage. An expanded
 //! dimension has stride 0.
 
+use crate::shape::DimVec;
 use crate::{Error, Result, Shape};
 
 /// Shape, strides (in elements) and offset of a view into a storage.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Layout {
     shape: Shape,
-    strides: Vec<usize>,
+    strides: DimVec,
     offset: usize,
 }
 
@@ -18,7 +19,7 @@ impl Layout {
     /// A row-major layout of `shape` starting at element 0.
     pub fn contiguous(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
-        let strides = shape.contiguous_strides();
+        let strides = shape.strides_inline();
         Layout {
             shape,
             strides,
@@ -30,7 +31,11 @@ impl Layout {
     ///
     /// An empty view touches no element, so its offset is normalised to 0: kernels may then
     /// slice `[offset, offset + 0)` of any buffer, even an empty one.
-    pub fn new(shape: Shape, strides: Vec<usize>, offset: usize) -> Self {
+    pub fn new(shape: Shape, strides: &[usize], offset: usize) -> Self {
+        Layout::from_parts(shape, DimVec::from_slice(strides), offset)
+    }
+
+    fn from_parts(shape: Shape, strides: DimVec, offset: usize) -> Self {
         debug_assert_eq!(shape.rank(), strides.len());
         let offset = if shape.elem_count() == 0 { 0 } else { offset };
         Layout {
@@ -96,8 +101,8 @@ impl Layout {
 
     /// The view with its dims reordered: result dim `i` is input dim `perm[i]`.
     pub fn permute(&self, perm: &[usize]) -> Layout {
-        Layout::new(
-            Shape::new(perm.iter().map(|&p| self.dims()[p]).collect()),
+        Layout::from_parts(
+            Shape::from_dims(perm.iter().map(|&p| self.dims()[p]).collect()),
             perm.iter().map(|&p| self.strides[p]).collect(),
             self.offset,
         )
@@ -105,26 +110,26 @@ impl Layout {
 
     /// The view of `len` elements of `dim`, from `start`, taking every `step`-th one.
     pub fn narrow(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
-        let mut dims = self.dims().to_vec();
+        let mut dims = DimVec::from_slice(self.dims());
         let mut strides = self.strides.clone();
         dims[dim] = len;
         let offset = self.offset + start * strides[dim];
         strides[dim] *= step;
-        Layout::new(Shape::new(dims), strides, offset)
+        Layout::from_parts(Shape::from_dims(dims), strides, offset)
     }
 
     /// The view with `dim` removed by picking index `index` along it.
     pub fn select(&self, dim: usize, index: usize) -> Layout {
-        let mut dims = self.dims().to_vec();
+        let mut dims = DimVec::from_slice(self.dims());
         let mut strides = self.strides.clone();
         dims.remove(dim);
         let s = strides.remove(dim);
-        Layout::new(Shape::new(dims), strides, self.offset + index * s)
+        Layout::from_parts(Shape::from_dims(dims), strides, self.offset + index * s)
     }
 
     /// The view with a new dim of size 1 at `dim`.
     pub fn unsqueeze(&self, dim: usize) -> Layout {
-        let mut dims = self.dims().to_vec();
+        let mut dims = DimVec::from_slice(self.dims());
         let mut strides = self.strides.clone();
         let s = if dim < strides.len() {
             strides[dim] * dims[dim]
@@ -133,7 +138,7 @@ impl Layout {
         };
         dims.insert(dim, 1);
         strides.insert(dim, s);
-        Layout::new(Shape::new(dims), strides, self.offset)
+        Layout::from_parts(Shape::from_dims(dims), strides, self.offset)
     }
 
     /// The view broadcast to `shape` (new leading dims and size-1 dims get stride 0), or an
@@ -151,7 +156,7 @@ impl Layout {
             ));
         }
         let lead = rank - self.shape.rank();
-        let mut strides = vec![0; rank];
+        let mut strides = DimVec::from_elem(0, rank);
         for (i, s) in strides.iter_mut().enumerate().skip(lead) {
             let (from, to) = (self.dims()[i - lead], shape.dims()[i]);
             *s = if from == to {
@@ -169,29 +174,29 @@ impl Layout {
                 ));
             };
         }
-        Ok(Layout::new(shape.clone(), strides, self.offset))
+        Ok(Layout::from_parts(shape.clone(), strides, self.offset))
     }
 
     /// The same elements seen with `shape`, without a copy, when the strides allow it (as
     /// `torch.Tensor.view`); `None` when a copy is needed.
     pub fn reshape(&self, shape: &Shape) -> Option<Layout> {
         let strides = if self.is_contiguous() {
-            shape.contiguous_strides()
+            shape.strides_inline()
         } else {
             view_strides(self.dims(), &self.strides, shape.dims())?
         };
-        Some(Layout::new(shape.clone(), strides, self.offset))
+        Some(Layout::from_parts(shape.clone(), strides, self.offset))
     }
 }
 
 /// Strides that let `new` view the elements of (`old`, `old_strides`) in row-major order, when
 /// they exist. This follows PyTorch's `computeStride`: the old dims are split into chunks that
 /// are contiguous among themselves, and each chunk must map onto whole new dims.
-fn view_strides(old: &[usize], old_strides: &[usize], new: &[usize]) -> Option<Vec<usize>> {
+fn view_strides(old: &[usize], old_strides: &[usize], new: &[usize]) -> Option<DimVec> {
     if old.contains(&0) || old.is_empty() {
-        return Some(Shape::from(new).contiguous_strides());
+        return Some(Shape::from(new).strides_inline());
     }
-    let mut new_strides = vec![0; new.len()];
+    let mut new_strides = DimVec::from_elem(0, new.len());
     let mut view_d = new.len() as isize - 1;
     let mut chunk_base = *old_strides.last()?;
     let mut tensor_numel = 1;

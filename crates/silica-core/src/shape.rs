@@ -1,21 +1,29 @@
 //! Shapes, dimension indices and broadcasting.
 
 use crate::{Error, Result};
+use smallvec::SmallVec;
 use std::fmt;
+
+/// Dimension sizes or strides, inline up to rank 4 so that most shapes cost no allocation.
+pub(crate) type DimVec = SmallVec<[usize; 4]>;
 
 /// The sizes of a tensor's dimensions. A scalar has the empty shape `[]`.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Shape(Vec<usize>);
+pub struct Shape(DimVec);
 
 impl Shape {
     /// A shape with these dimension sizes.
     pub fn new(dims: Vec<usize>) -> Self {
+        Shape(DimVec::from_vec(dims))
+    }
+
+    pub(crate) fn from_dims(dims: DimVec) -> Self {
         Shape(dims)
     }
 
     /// The shape of a scalar, `[]`.
     pub fn scalar() -> Self {
-        Shape(Vec::new())
+        Shape(DimVec::new())
     }
 
     /// The dimension sizes.
@@ -48,13 +56,19 @@ impl Shape {
 
     /// Row-major (C-contiguous) strides of this shape, in elements.
     pub fn contiguous_strides(&self) -> Vec<usize> {
-        let mut strides = vec![0; self.rank()];
-        let mut acc = 1;
-        for (s, &d) in strides.iter_mut().zip(&self.0).rev() {
-            *s = acc;
-            acc *= d;
+        self.strides_inline().into_vec()
+    }
+
+    /// [`Shape::contiguous_strides`], inline for small ranks.
+    pub(crate) fn strides_inline(&self) -> DimVec {
+        let mut strides = [0; 4];
+        if self.rank() > strides.len() {
+            let mut strides = DimVec::from_elem(0, self.rank());
+            fill_strides(&mut strides, &self.0);
+            return strides;
         }
-        strides
+        fill_strides(&mut strides[..self.rank()], &self.0);
+        DimVec::from_buf_and_len(strides, self.rank())
     }
 
     /// Resolves a possibly negative dim (`-1` is the last) against this shape.
@@ -70,7 +84,7 @@ impl Shape {
             return Err(Error::DimOutOfRange {
                 op,
                 dim,
-                shape: Shape(vec![0; rank as usize]),
+                shape: Shape(DimVec::from_elem(0, rank as usize)),
             });
         }
         Ok(d as usize)
@@ -131,7 +145,7 @@ impl Shape {
     /// ```
     pub fn broadcast(&self, other: &Shape, op: &'static str) -> Result<Shape> {
         let rank = self.rank().max(other.rank());
-        let mut dims = vec![0; rank];
+        let mut dims = DimVec::from_elem(0, rank);
         for (i, d) in dims.iter_mut().enumerate() {
             let a = self.size_from_end(rank - 1 - i);
             let b = other.size_from_end(rank - 1 - i);
@@ -172,7 +186,7 @@ impl Shape {
 
     /// This shape with the reduced `dims` set to 1 (keepdim) or removed.
     pub(crate) fn reduced(&self, dims: &[usize], keepdim: bool) -> Shape {
-        let mut out = Vec::with_capacity(self.rank());
+        let mut out = DimVec::new();
         for (i, &d) in self.0.iter().enumerate() {
             if dims.contains(&i) {
                 if keepdim {
@@ -200,25 +214,25 @@ impl fmt::Debug for Shape {
 
 impl From<Vec<usize>> for Shape {
     fn from(v: Vec<usize>) -> Self {
-        Shape(v)
+        Shape::new(v)
     }
 }
 
 impl From<&[usize]> for Shape {
     fn from(v: &[usize]) -> Self {
-        Shape(v.to_vec())
+        Shape(DimVec::from_slice(v))
     }
 }
 
 impl<const N: usize> From<[usize; N]> for Shape {
     fn from(v: [usize; N]) -> Self {
-        Shape(v.to_vec())
+        Shape(DimVec::from_slice(&v))
     }
 }
 
 impl<const N: usize> From<&[usize; N]> for Shape {
     fn from(v: &[usize; N]) -> Self {
-        Shape(v.to_vec())
+        Shape(DimVec::from_slice(v))
     }
 }
 
@@ -236,7 +250,16 @@ impl From<()> for Shape {
 
 impl From<usize> for Shape {
     fn from(d: usize) -> Self {
-        Shape(vec![d])
+        Shape(DimVec::from_slice(&[d]))
+    }
+}
+
+/// Writes the row-major strides of `dims` into `strides`, which has the same length.
+fn fill_strides(strides: &mut [usize], dims: &[usize]) {
+    let mut acc = 1;
+    for (s, &d) in strides.iter_mut().zip(dims).rev() {
+        *s = acc;
+        acc *= d;
     }
 }
 

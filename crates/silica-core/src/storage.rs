@@ -1,6 +1,6 @@
 //! Storage: one backend buffer, shared by every tensor that views it.
 
-use crate::backend::{get, Backend, BufferBox, MemoryStats};
+use crate::backend::{get, BackendRef, BufferBox, MemoryStats};
 use crate::{Device, Result};
 use std::sync::Arc;
 
@@ -9,13 +9,13 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub(crate) struct Storage {
     buffer: BufferBox,
-    backend: Arc<dyn Backend>,
+    backend: BackendRef,
     bytes: usize,
 }
 
 impl Storage {
     /// Wraps a buffer that `backend` just made.
-    pub(crate) fn new(backend: Arc<dyn Backend>, buffer: BufferBox) -> Arc<Storage> {
+    pub(crate) fn new(backend: BackendRef, buffer: BufferBox) -> Arc<Storage> {
         let bytes = buffer.len() * buffer.dtype().size_in_bytes();
         backend.memory().on_alloc(bytes);
         Arc::new(Storage {
@@ -29,8 +29,8 @@ impl Storage {
         &*self.buffer
     }
 
-    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+    pub(crate) fn backend(&self) -> BackendRef {
+        self.backend
     }
 }
 

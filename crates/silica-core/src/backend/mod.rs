@@ -18,7 +18,8 @@ mod ops;
 mod registry;
 
 pub use ops::{AdamStep, BinaryOp, Conv2dParams, Distribution, Pool2dParams, ReduceOp, UnaryOp};
-pub use registry::{get, register};
+pub(crate) use registry::cpu;
+pub use registry::{get, register, BackendRef};
 
 use crate::{DType, Device, Error, HostData, Layout, Result, Scalar};
 use std::any::Any;
@@ -172,7 +173,7 @@ pub trait Kernels: DeviceBackend {
     fn binary_scalar(&self, op: BinaryOp, lhs: View<'_>, rhs: Scalar) -> Result<BufferBox> {
         let one = self.fill(lhs.dtype(), 1, rhs)?;
         let dims = lhs.dims();
-        let layout = Layout::new(dims.into(), vec![0; dims.len()], 0);
+        let layout = Layout::new(dims.into(), &vec![0; dims.len()], 0);
         self.binary(op, lhs, View::new(&*one, &layout))
     }
 
@@ -323,13 +324,15 @@ pub trait Kernels: DeviceBackend {
 pub trait Backend: Kernels {}
 impl<T: Kernels> Backend for T {}
 
-/// Counts of live storages and bytes on one device, kept by the storage layer.
+/// Counts of live storages and bytes on one device, kept by the storage layer. Every op pays
+/// for these, so a storage's life costs four atomic additions: the live count is derived from
+/// the allocations and frees, and the peak is written only when it rises.
 #[derive(Debug, Default)]
 pub struct MemoryCounters {
-    live_storages: AtomicUsize,
     live_bytes: AtomicUsize,
     peak_bytes: AtomicUsize,
     allocations: AtomicUsize,
+    frees: AtomicUsize,
 }
 
 /// A snapshot of [`MemoryCounters`].
@@ -350,25 +353,30 @@ pub struct MemoryStats {
 impl MemoryCounters {
     /// Records a new storage of `bytes`.
     pub fn on_alloc(&self, bytes: usize) {
-        self.live_storages.fetch_add(1, Ordering::Relaxed);
         self.allocations.fetch_add(1, Ordering::Relaxed);
         let now = self.live_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        self.peak_bytes.fetch_max(now, Ordering::Relaxed);
+        if now > self.peak_bytes.load(Ordering::Relaxed) {
+            self.peak_bytes.fetch_max(now, Ordering::Relaxed);
+        }
     }
 
     /// Records that a storage of `bytes` was dropped.
     pub fn on_free(&self, bytes: usize) {
-        self.live_storages.fetch_sub(1, Ordering::Relaxed);
+        self.frees.fetch_add(1, Ordering::Relaxed);
         self.live_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// The current counts.
     pub fn stats(&self) -> MemoryStats {
+        // Frees first: a storage freed between the two loads then counts as live, never as a
+        // negative count.
+        let frees = self.frees.load(Ordering::Relaxed);
+        let allocations = self.allocations.load(Ordering::Relaxed);
         MemoryStats {
-            live_storages: self.live_storages.load(Ordering::Relaxed),
+            live_storages: allocations.saturating_sub(frees),
             live_bytes: self.live_bytes.load(Ordering::Relaxed),
             peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
-            allocations: self.allocations.load(Ordering::Relaxed),
+            allocations,
             cached_bytes: 0,
         }
     }

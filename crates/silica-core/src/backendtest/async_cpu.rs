@@ -124,7 +124,7 @@ impl AsyncCpuBackend {
                     }
                 })
                 .expect("spawn the fake device's worker");
-            Arc::new(AsyncCpuBackend {
+            Box::new(AsyncCpuBackend {
                 device,
                 queue: Mutex::new(tx),
                 error: Arc::new(Mutex::new(None)),

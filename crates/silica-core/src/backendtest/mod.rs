@@ -35,7 +35,7 @@ const DTYPES: [(DType, f64); 4] = [
 /// The memory check reads the device's counters, so it must not share them with other work:
 /// call `run_all` from a test binary of its own (or on a device registered for it).
 pub fn run_all(device: Device) -> Result<()> {
-    let backend = device_backend(device)?;
+    let backend = crate::backend::get(device)?;
     let mut failures = Vec::new();
     for case in CASES {
         let dtypes = DTYPES
@@ -186,7 +186,7 @@ fn check_case(case: &Case, device: Device, dtype: DType, tol: f64, strided: bool
 
 /// The same seed gives the same numbers as on the CPU.
 fn check_random(device: Device) -> Result<()> {
-    let backend = device_backend(device)?;
+    let backend = crate::backend::get(device)?;
     for dtype in [DType::F32, DType::F64]
         .into_iter()
         .filter(|&d| backend.supports(d))
@@ -206,7 +206,7 @@ fn check_random(device: Device) -> Result<()> {
 /// Every dtype the device does not support is refused, with an error that names it, wherever
 /// a tensor of it would appear: created, uploaded, cast or moved there.
 fn check_dtypes(device: Device) -> Result<()> {
-    let backend = device_backend(device)?;
+    let backend = crate::backend::get(device)?;
     let all = [
         DType::F32,
         DType::F64,
@@ -258,7 +258,7 @@ fn check_errors(device: Device) -> Result<()> {
             ));
         }
     }
-    device_backend(device)?.synchronize()?;
+    crate::backend::get(device)?.synchronize()?;
     let y = x.sum_all()?.item::<f32>()?;
     if y != 12.0 {
         return Err(Error::invalid(
@@ -269,13 +269,9 @@ fn check_errors(device: Device) -> Result<()> {
     Ok(())
 }
 
-fn device_backend(device: Device) -> Result<std::sync::Arc<dyn crate::backend::Backend>> {
-    crate::backend::get(device)
-}
-
 /// Storages are released when the last tensor using them drops.
 fn check_memory(device: Device) -> Result<()> {
-    let backend = device_backend(device)?;
+    let backend = crate::backend::get(device)?;
     backend.synchronize()?;
     let before = backend.memory().stats();
     {

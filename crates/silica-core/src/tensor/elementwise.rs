@@ -5,6 +5,7 @@ use crate::autograd::{record, Op};
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::dtype::result_type;
 use crate::{DType, Error, Result, Scalar};
+use std::borrow::Cow;
 
 impl Tensor {
     fn unary_op(&self, op: UnaryOp) -> Result<Tensor> {
@@ -181,20 +182,29 @@ impl Tensor {
     }
 
     /// Broadcasts and promotes `self` and `rhs`, then applies `op` in `dtype`.
-    fn binary_in(&self, op: BinaryOp, rhs: &Tensor, dtype: DType) -> Result<Tensor> {
+    fn binary_in<'a>(&'a self, op: BinaryOp, rhs: &'a Tensor, dtype: DType) -> Result<Tensor> {
         self.same_device(op.name(), &[rhs])?;
-        let shape = self.shape().broadcast(rhs.shape(), op.name())?;
-        let prep = |t: &Tensor| -> Result<Tensor> {
+        let same_shape = self.shape() == rhs.shape();
+        let shape = if same_shape {
+            self.shape().clone()
+        } else {
+            self.shape().broadcast(rhs.shape(), op.name())?
+        };
+        // An operand of the right dtype and shape is used as it is: no new handle.
+        let prep = |t: &'a Tensor| -> Result<Cow<'a, Tensor>> {
+            if t.dtype() == dtype && (same_shape || t.shape() == &shape) {
+                return Ok(Cow::Borrowed(t));
+            }
             let t = if op.is_predicate() {
                 crate::autograd::no_grad_scope(|| t.to_dtype(dtype))?
             } else {
                 t.to_dtype(dtype)?
             };
-            if t.shape() == &shape {
-                Ok(t)
+            Ok(Cow::Owned(if t.shape() == &shape {
+                t
             } else {
-                t.broadcast_to(shape.clone())
-            }
+                t.broadcast_to(shape.clone())?
+            }))
         };
         let (a, b) = (prep(self)?, prep(rhs)?);
         let backend = a.backend();
@@ -203,8 +213,8 @@ impl Tensor {
             None
         } else {
             record(&[&a, &b], || Op::Binary {
-                lhs: a.clone(),
-                rhs: b.clone(),
+                lhs: Tensor::clone(&a),
+                rhs: Tensor::clone(&b),
                 op,
             })
         };

@@ -27,10 +27,11 @@ pub use pool::Pool2dConfig;
 pub use view::{DimSize, ShapeSpec};
 
 use crate::autograd::{Hooks, Op};
-use crate::backend::{Backend, BufferBox, View};
+use crate::backend::{BackendRef, BufferBox, View};
 use crate::storage::Storage;
 use crate::{DType, Device, Element, Error, HostData, Layout, Result, Shape};
-use arc_swap::{ArcSwap, Guard};
+use parking_lot::{RwLock, RwLockReadGuard};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -59,9 +60,21 @@ pub struct Tensor(pub(crate) Arc<TensorImpl>);
 pub struct TensorId(u64);
 
 impl TensorId {
+    /// A fresh id. Each thread takes ids from the shared counter in blocks, so that creating a
+    /// tensor costs no atomic operation.
     fn next() -> Self {
+        const BLOCK: u64 = 1024;
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+        thread_local!(static RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) });
+        RANGE.with(|range| {
+            let (mut next, mut end) = range.get();
+            if next == end {
+                next = NEXT.fetch_add(BLOCK, Ordering::Relaxed);
+                end = next + BLOCK;
+            }
+            range.set((next + 1, end));
+            TensorId(next)
+        })
     }
 }
 
@@ -69,7 +82,9 @@ pub(crate) struct TensorImpl {
     id: TensorId,
     /// The storage, swapped only by [`Tensor::set_data`] (moving a parameter to another
     /// device or dtype keeps the handle, as PyTorch's `param.data = ...` does).
-    storage: ArcSwap<Storage>,
+    /// Kernels hold it with a recursive read lock (two atomic operations, and no cost when the
+    /// tensor drops); `set_data` takes the write lock.
+    storage: RwLock<Arc<Storage>>,
     /// The storage's dtype and device, packed by [`StorageKey`]: read on every op without
     /// loading the storage.
     key: AtomicU64,
@@ -79,7 +94,8 @@ pub(crate) struct TensorImpl {
     /// True for tensors that no recorded op produced.
     is_leaf: bool,
     /// The op that produced this tensor; `None` for leaves and after the graph was freed.
-    pub(crate) op: Mutex<Option<Op>>,
+    /// Boxed, so that a tensor that records nothing stays small.
+    pub(crate) op: Mutex<Option<Box<Op>>>,
     /// The accumulated gradient of a leaf (or of a non-leaf that retains it).
     pub(crate) grad: Mutex<Option<Tensor>>,
     /// Hooks and `retain_grad`, allocated on first use.
@@ -127,7 +143,7 @@ impl Drop for TensorImpl {
         let mut stack: Vec<Tensor> = Vec::new();
         let take = |t: &mut TensorImpl, stack: &mut Vec<Tensor>| {
             if let Some(op) = t.op.get_mut().ok().and_then(|o| o.take()) {
-                stack.extend(op.into_inputs());
+                stack.extend((*op).into_inputs());
             }
         };
         take(self, &mut stack);
@@ -142,7 +158,7 @@ impl Drop for TensorImpl {
 impl Tensor {
     /// Wraps a fresh contiguous buffer of `shape`, recording `op` for autograd.
     pub(crate) fn from_buffer(
-        backend: Arc<dyn Backend>,
+        backend: BackendRef,
         buffer: BufferBox,
         shape: Shape,
         op: Option<Op>,
@@ -156,11 +172,11 @@ impl Tensor {
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
             key: AtomicU64::new(StorageKey::of(&storage)),
-            storage: ArcSwap::new(storage),
+            storage: RwLock::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
             layout,
-            op: Mutex::new(op),
+            op: Mutex::new(op.map(Box::new)),
             grad: Mutex::new(None),
             hooks: Mutex::new(None),
         }))
@@ -168,12 +184,14 @@ impl Tensor {
 
     /// A new tensor sharing this storage through `layout`, recording `op`.
     pub(crate) fn with_layout(&self, layout: Layout, op: Option<Op>) -> Tensor {
-        Tensor::make(self.0.storage.load_full(), layout, op)
+        Tensor::make(self.storage().clone(), layout, op)
     }
 
     /// The storage, held for the length of a kernel call.
-    fn storage(&self) -> Guard<Arc<Storage>> {
-        self.0.storage.load()
+    fn storage(&self) -> RwLockReadGuard<'_, Arc<Storage>> {
+        // Recursive, so that one thread may hold a tensor twice (`x.add(&x)`) even while
+        // another waits to write.
+        self.0.storage.read_recursive()
     }
 
     /// The identity of this handle.
@@ -234,8 +252,7 @@ impl Tensor {
     /// True when this handle is the only one to its data: no clone, view or other tensor
     /// shares the storage.
     pub(crate) fn is_exclusive(&self) -> bool {
-        // Two strong references: the tensor's own and the one loaded here.
-        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage.load_full()) == 2
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.storage()) == 1
     }
 
     /// True when `self` and `other` view the same storage.
@@ -244,8 +261,12 @@ impl Tensor {
     }
 
     /// The backend that owns the storage.
-    pub(crate) fn backend(&self) -> Arc<dyn Backend> {
-        self.storage().backend().clone()
+    pub(crate) fn backend(&self) -> BackendRef {
+        if self.device() == Device::Cpu {
+            // The common case, without taking the storage's lock.
+            return crate::backend::cpu();
+        }
+        self.storage().backend()
     }
 
     /// The storage held with the layout, for a kernel call: `t.hold().view()`.
@@ -430,7 +451,7 @@ impl Tensor {
         }
         let target = crate::backend::get(device)?;
         target.check_dtype("to_device", self.dtype())?;
-        let buf = self.backend().copy_to(self.hold().view(), &*target)?;
+        let buf = self.backend().copy_to(self.hold().view(), target)?;
         let op = crate::autograd::record(&[self], || Op::ToDevice { x: self.clone() });
         Ok(Tensor::from_buffer(target, buf, self.shape().clone(), op))
     }
@@ -503,11 +524,14 @@ impl Tensor {
         } else {
             crate::autograd::no_grad_scope(|| src.copy())?
         };
-        let storage = owned.0.storage.load_full();
+        let storage = owned.storage().clone();
+        let mut slot = self.0.storage.write();
         self.0
             .key
             .store(StorageKey::of(&storage), Ordering::Relaxed);
-        self.0.storage.store(storage);
+        let old = std::mem::replace(&mut *slot, storage);
+        drop(slot);
+        drop(old);
         Ok(())
     }
 
@@ -536,7 +560,7 @@ impl Tensor {
 
 /// A tensor's storage, held for the length of a kernel call, with the tensor's layout.
 pub(crate) struct Held<'a> {
-    storage: Guard<Arc<Storage>>,
+    storage: RwLockReadGuard<'a, Arc<Storage>>,
     layout: &'a Layout,
 }
 

@@ -27,7 +27,7 @@ impl Tensor {
         };
         let (values, indices) = self.backend().sort(self.hold().view(), d, descending)?;
         let backend = self.backend();
-        let indices = Tensor::from_buffer(backend.clone(), indices, self.shape().clone(), None);
+        let indices = Tensor::from_buffer(backend, indices, self.shape().clone(), None);
         let op = record(&[self], || Op::Gather {
             x: self.clone(),
             dim: d,

@@ -4,6 +4,7 @@ use super::real::{FloatElem, Real};
 use super::strided::{fill_runs, Plan, PAR_THRESHOLD};
 use super::Read;
 use crate::backend::{BinaryOp, UnaryOp};
+use crate::shape::DimVec;
 use crate::{DType, Element, Error, HostData, Layout, Result, Scalar};
 use rayon::prelude::*;
 
@@ -378,7 +379,11 @@ pub(crate) fn binary_scalar(
     la: &Layout,
     s: Scalar,
 ) -> Result<HostData> {
-    let lb = Layout::new(la.shape().clone(), vec![0; la.dims().len()], 0);
+    let lb = Layout::new(
+        la.shape().clone(),
+        &DimVec::from_elem(0, la.dims().len()),
+        0,
+    );
     macro_rules! arm {
         ($($v:ident => $f:ident),*) => {
             match a {

@@ -122,7 +122,7 @@ fn through_index(op: &'static str, src: &Layout, dim: usize, index: &Layout) -> 
     }
     let mut strides = src.strides().to_vec();
     strides[dim] = 0;
-    Ok(Layout::new(index.shape().clone(), strides, src.offset()))
+    Ok(Layout::new(index.shape().clone(), &strides, src.offset()))
 }
 
 pub(crate) fn gather(s: &Read<'_>, dim: usize, i: &Read<'_>) -> Result<HostData> {

@@ -231,7 +231,7 @@ where
             kept_s.push(s);
         }
     }
-    let outer = Layout::new(Shape::new(kept_d), kept_s, layout.offset());
+    let outer = Layout::new(Shape::new(kept_d), &kept_s, layout.offset());
     let inner = Plan::new(&red_d, [(&red_s, 0)]);
     let n_out = outer.elem_count();
     let slice_len = inner.len();

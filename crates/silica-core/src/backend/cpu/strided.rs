@@ -4,6 +4,7 @@
 //! every operand merge), so a contiguous or simply transposed operand costs one run per row.
 //! Kernels then loop over the innermost dim themselves, with that dim's stride per operand.
 
+use crate::shape::DimVec;
 use crate::Layout;
 use rayon::prelude::*;
 
@@ -13,8 +14,8 @@ pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 /// N operands viewed through one shape: `runs()` runs of `inner` elements each.
 #[derive(Clone, Debug)]
 pub(crate) struct Plan<const N: usize> {
-    outer: Vec<usize>,
-    outer_strides: [Vec<usize>; N],
+    outer: DimVec,
+    outer_strides: [DimVec; N],
     pub inner: usize,
     pub inner_strides: [usize; N],
     base: [usize; N],
@@ -24,8 +25,8 @@ impl<const N: usize> Plan<N> {
     /// A plan over `shape` for operands with these (strides, offset).
     pub fn new(shape: &[usize], operands: [(&[usize], usize); N]) -> Self {
         // Drop size-1 dims, then merge dim i into i + 1 where every operand allows it.
-        let mut dims: Vec<usize> = Vec::with_capacity(shape.len());
-        let mut strides: [Vec<usize>; N] = std::array::from_fn(|_| Vec::new());
+        let mut dims = DimVec::new();
+        let mut strides: [DimVec; N] = std::array::from_fn(|_| DimVec::new());
         for (i, &d) in shape.iter().enumerate() {
             if d == 1 {
                 continue;
@@ -50,8 +51,8 @@ impl<const N: usize> Plan<N> {
         let base = std::array::from_fn(|k| operands[k].1);
         if shape.contains(&0) {
             return Plan {
-                outer: vec![0],
-                outer_strides: std::array::from_fn(|_| vec![0]),
+                outer: DimVec::from_slice(&[0]),
+                outer_strides: std::array::from_fn(|_| DimVec::from_slice(&[0])),
                 inner: 0,
                 inner_strides: [0; N],
                 base,
@@ -102,7 +103,7 @@ impl<const N: usize> Plan<N> {
             return;
         }
         let rank = self.outer.len();
-        let mut idx = vec![0usize; rank];
+        let mut idx = DimVec::from_elem(0, rank);
         let mut r = start;
         for d in (0..rank).rev() {
             idx[d] = r % self.outer[d];
