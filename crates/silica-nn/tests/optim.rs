@@ -7,7 +7,7 @@
 //! none at step 2, so it must be skipped there) in f32 and f64; each scheduler case records
 //! two groups' rates over 30 steps.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use silica_core::{safetensors, DType, Device, Result, Tensor};
 use silica_nn::optim::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -548,6 +548,130 @@ fn bad_state_dicts_leave_the_optimizer_unchanged() {
     }
 }
 
+type CorruptJson = fn(&mut Value);
+
+fn remove(v: &mut Value, key: &str) {
+    v.as_object_mut().unwrap().remove(key);
+}
+
+#[test]
+fn malformed_meta_is_an_error_that_names_the_field() {
+    let cases: &[(&str, CorruptJson, &str)] = &[
+        (
+            "not an object",
+            |m| *m = json!(3),
+            "invalid type: integer `3`",
+        ),
+        (
+            "no optimizer",
+            |m| remove(m, "optimizer"),
+            "missing field `optimizer`",
+        ),
+        (
+            "no groups",
+            |m| remove(m, "groups"),
+            "missing field `groups`",
+        ),
+        (
+            "groups not a list",
+            |m| m["groups"] = json!({"lr": 0.1}),
+            "groups: invalid type: map, expected a sequence",
+        ),
+        (
+            "no group",
+            |m| m["groups"] = json!([]),
+            "the state has 0 parameter groups, the optimizer 1",
+        ),
+        (
+            "a group not an object",
+            |m| m["groups"][0] = json!(0.1),
+            "group 0: invalid type: floating point `0.1`",
+        ),
+        (
+            "lr a string",
+            |m| m["groups"][0]["lr"] = json!("fast"),
+            "group 0: lr: invalid type: string \"fast\", expected f64",
+        ),
+        (
+            "amsgrad a number",
+            |m| m["groups"][0]["amsgrad"] = json!(1),
+            "group 0: amsgrad: invalid type: integer `1`, expected a boolean",
+        ),
+        (
+            "one beta",
+            |m| m["groups"][0]["betas"] = json!([0.9]),
+            "group 0: betas: invalid length 1",
+        ),
+        (
+            "a beta a string",
+            |m| m["groups"][0]["betas"][1] = json!("0.999"),
+            "group 0: betas[1]: invalid type: string \"0.999\", expected f64",
+        ),
+        (
+            "params not a list",
+            |m| m["groups"][0]["params"] = json!(2),
+            "group 0 has no list of parameters in the state, 2 in the optimizer",
+        ),
+    ];
+    for (what, corrupt, expected) in cases {
+        let mut s = adam_over(&[&[3, 4], &[5]], 1).state_dict().unwrap();
+        corrupt(&mut s.meta);
+        let mut opt = adam_over(&[&[3, 4], &[5]], 2);
+        let before = snapshot(&opt);
+        let err = opt.load_state_dict(&s).unwrap_err().to_string();
+        assert!(
+            err.starts_with("load_state_dict: cannot load this state into Adam: ")
+                && err.contains(expected),
+            "{what}: the error {err:?} does not say {expected:?}"
+        );
+        assert_eq!(snapshot(&opt), before, "{what}: the optimizer changed");
+    }
+}
+
+#[test]
+fn every_hyper_parameter_is_read_by_name() {
+    let params = || vec![param(&[3]), param(&[2])];
+    for (name, make) in OPTIMIZERS {
+        let good = make(params()).unwrap().state_dict().unwrap();
+        let keys: Vec<String> = good.meta["groups"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "params")
+            .cloned()
+            .collect();
+        assert!(keys.len() >= 6, "{name}: {keys:?}");
+        for key in &keys {
+            let mut missing = good.clone();
+            remove(&mut missing.meta["groups"][0], key);
+            let mut wrong = good.clone();
+            wrong.meta["groups"][0][key] = json!("x");
+            for (s, expected) in [
+                (
+                    missing,
+                    format!("group 0: hyper-parameter {key:?} is missing"),
+                ),
+                (wrong, format!("group 0: {key}: invalid type: string \"x\"")),
+            ] {
+                let mut opt = make(params()).unwrap();
+                let before = snapshot(&*opt);
+                let err = opt.load_state_dict(&s).unwrap_err().to_string();
+                assert!(
+                    err.contains(&expected),
+                    "{name}: {err:?} does not say {expected:?}"
+                );
+                assert_eq!(
+                    snapshot(&*opt),
+                    before,
+                    "{name} {key}: the optimizer changed"
+                );
+            }
+        }
+        // The state as written loads back.
+        make(params()).unwrap().load_state_dict(&good).unwrap();
+    }
+}
+
 #[test]
 fn load_converts_dtype_and_restores_hyper_parameters() {
     let s = adam_over(&[&[3, 4], &[5]], 2).state_dict().unwrap();
@@ -972,6 +1096,132 @@ fn bad_scheduler_inputs_are_errors() {
         "{err}"
     );
     assert_eq!(step.state_dict(), before);
+}
+
+#[test]
+fn bad_scheduler_states_leave_the_scheduler_unchanged() {
+    let step: MakeSched = |o| sched(StepLR::new(o, 7, 0.5));
+    let seq = SCHEDULERS
+        .iter()
+        .find(|(n, _)| *n == "sequential")
+        .unwrap()
+        .1;
+    let cases: &[(&str, MakeSched, CorruptJson, &str)] = &[
+        (
+            "not an object",
+            step,
+            |s| *s = json!("StepLR"),
+            "cannot load this state into StepLR: invalid type: string \"StepLR\"",
+        ),
+        (
+            "no name",
+            step,
+            |s| remove(s, "scheduler"),
+            "missing field `scheduler`",
+        ),
+        (
+            "no step",
+            step,
+            |s| remove(s, "last_epoch"),
+            "missing field `last_epoch`",
+        ),
+        (
+            "a negative step",
+            step,
+            |s| s["last_epoch"] = json!(-1),
+            "last_epoch: invalid value: integer `-1`, expected usize",
+        ),
+        (
+            "a fractional step",
+            step,
+            |s| s["last_epoch"] = json!(2.5),
+            "last_epoch: invalid type: floating point `2.5`, expected usize",
+        ),
+        (
+            "a rate that is not a number",
+            step,
+            |s| s["base_lrs"][1] = json!("x"),
+            "base_lrs[1]: invalid type: string \"x\", expected f64",
+        ),
+        (
+            "too few groups",
+            step,
+            |s| s["base_lrs"] = json!([0.1]),
+            "the state has 1 base rates and 2 last rates, the scheduler 2 groups",
+        ),
+        (
+            "too many last rates",
+            step,
+            |s| s["last_lrs"] = json!([0.1, 0.1, 0.1]),
+            "the state has 2 base rates and 3 last rates, the scheduler 2 groups",
+        ),
+        (
+            "another scheduler",
+            step,
+            |s| s["scheduler"] = json!("ExponentialLR"),
+            "the state is for scheduler ExponentialLR, not StepLR",
+        ),
+        (
+            "sequential: a step that is not a number",
+            seq,
+            |s| s["last_epoch"] = json!("x"),
+            "cannot load this state into SequentialLR: last_epoch: invalid type: string",
+        ),
+        (
+            "sequential: other milestones",
+            seq,
+            |s| s["milestones"] = json!([4]),
+            "the state's milestones [4] differ from the scheduler's [5]",
+        ),
+        (
+            "sequential: a milestone that is not a number",
+            seq,
+            |s| s["milestones"][0] = json!("5"),
+            "milestones[0]: invalid type: string \"5\", expected usize",
+        ),
+        (
+            "sequential: no schedulers",
+            seq,
+            |s| remove(s, "schedulers"),
+            "missing field `schedulers`",
+        ),
+        (
+            "sequential: too few schedulers",
+            seq,
+            |s| {
+                s["schedulers"].as_array_mut().unwrap().pop();
+            },
+            "the state has 1 schedulers, the scheduler 2",
+        ),
+        (
+            "sequential: a bad state of its second scheduler",
+            seq,
+            |s| s["schedulers"][1]["last_epoch"] = Value::Null,
+            "cannot load this state into CosineAnnealingLR: last_epoch: invalid type: null",
+        ),
+    ];
+    for (what, make, corrupt, expected) in cases {
+        let mut opt = two_group_sgd();
+        let mut source = make(&mut opt).unwrap();
+        for _ in 0..8 {
+            source.step(&mut opt).unwrap();
+        }
+        let mut state = source.state_dict();
+        corrupt(&mut state);
+        let mut opt = two_group_sgd();
+        let mut s = make(&mut opt).unwrap();
+        for _ in 0..3 {
+            s.step(&mut opt).unwrap();
+        }
+        let before = (s.state_dict(), opt.learning_rates());
+        let err = s.load_state_dict(&state).unwrap_err().to_string();
+        assert!(
+            err.contains(expected),
+            "{what}: {err:?} does not say {expected:?}"
+        );
+        let after = (s.state_dict(), opt.learning_rates());
+        assert_eq!(after, before, "{what}: the scheduler changed");
+    }
 }
 
 // ---- gradient clipping --------------------------------------------------------------------------

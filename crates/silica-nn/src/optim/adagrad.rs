@@ -1,16 +1,16 @@
 //! Adagrad, as `torch.optim.Adagrad`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, json_bool, json_f64, GroupConfig, GroupOptimizer,
-    Groups, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, GroupConfig, GroupOptimizer, Groups, ParamGroup,
+    ParamState,
 };
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use silica_core::{Result, Tensor};
 
 const SUM: &str = "sum";
 
 /// Hyper-parameters of [`Adagrad`], with PyTorch's defaults.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdagradConfig {
     /// Learning rate (default 1e-2).
     pub lr: f64,
@@ -69,26 +69,6 @@ impl GroupConfig for AdagradConfig {
             self.initial_accumulator_value,
         )?;
         check_non_negative(Self::NAME, "eps", self.eps)
-    }
-    fn to_json(&self) -> Value {
-        json!({
-            "lr": self.lr,
-            "lr_decay": self.lr_decay,
-            "weight_decay": self.weight_decay,
-            "initial_accumulator_value": self.initial_accumulator_value,
-            "eps": self.eps,
-            "maximize": self.maximize,
-        })
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        Ok(AdagradConfig {
-            lr: json_f64(v, "lr")?,
-            lr_decay: json_f64(v, "lr_decay")?,
-            weight_decay: json_f64(v, "weight_decay")?,
-            initial_accumulator_value: json_f64(v, "initial_accumulator_value")?,
-            eps: json_f64(v, "eps")?,
-            maximize: json_bool(v, "maximize")?,
-        })
     }
     fn required_state(&self) -> Vec<&'static str> {
         vec![SUM]

@@ -2,10 +2,11 @@
 //! decay (`torch.optim.AdamW`), both with the AMSGrad variant. They share one update rule.
 
 use super::{
-    check_lr, check_non_negative, check_unit, json_bool, json_f64, GroupConfig, GroupOptimizer,
-    Groups, ParamGroup, ParamState,
+    check_lr, check_non_negative, check_unit, GroupConfig, GroupOptimizer, Groups, ParamGroup,
+    ParamState,
 };
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use silica_core::backend::AdamStep;
 use silica_core::{Result, Tensor};
 
@@ -15,7 +16,7 @@ const MAX_EXP_AVG_SQ: &str = "max_exp_avg_sq";
 const STATE: &[&str] = &[EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ];
 
 /// Hyper-parameters of [`Adam`], with PyTorch's defaults.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdamConfig {
     /// Learning rate (default 1e-3).
     pub lr: f64,
@@ -56,7 +57,7 @@ impl AdamConfig {
 }
 
 /// Hyper-parameters of [`AdamW`], with PyTorch's defaults.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdamWConfig {
     /// Learning rate (default 1e-3).
     pub lr: f64,
@@ -117,36 +118,6 @@ fn validate(name: &'static str, lr: f64, betas: (f64, f64), eps: f64, wd: f64) -
     check_non_negative(name, "weight_decay", wd)
 }
 
-fn to_json(r: &Rule) -> Value {
-    json!({
-        "lr": r.lr,
-        "betas": [r.betas.0, r.betas.1],
-        "eps": r.eps,
-        "weight_decay": r.weight_decay,
-        "amsgrad": r.amsgrad,
-        "maximize": r.maximize,
-    })
-}
-
-fn from_json(v: &Value, decoupled: bool) -> std::result::Result<Rule, String> {
-    let betas = match v.get("betas").and_then(Value::as_array).map(Vec::as_slice) {
-        Some([a, b]) => match (a.as_f64(), b.as_f64()) {
-            (Some(a), Some(b)) => (a, b),
-            _ => return Err("hyper-parameter \"betas\" is not two numbers".into()),
-        },
-        _ => return Err("hyper-parameter \"betas\" is missing or not two numbers".into()),
-    };
-    Ok(Rule {
-        lr: json_f64(v, "lr")?,
-        betas,
-        eps: json_f64(v, "eps")?,
-        weight_decay: json_f64(v, "weight_decay")?,
-        amsgrad: json_bool(v, "amsgrad")?,
-        maximize: json_bool(v, "maximize")?,
-        decoupled,
-    })
-}
-
 fn required(amsgrad: bool) -> Vec<&'static str> {
     if amsgrad {
         vec![EXP_AVG, EXP_AVG_SQ, MAX_EXP_AVG_SQ]
@@ -158,11 +129,11 @@ fn required(amsgrad: bool) -> Vec<&'static str> {
 /// What `AdamConfig` and `AdamWConfig` share: their hyper-parameters as a [`Rule`]. They differ
 /// only in their name and in how weight decay applies (`DECOUPLED`); [`GroupConfig`] is
 /// implemented once for both.
-trait AdamFamily: Clone + std::fmt::Debug + Send {
+trait AdamFamily: Clone + std::fmt::Debug + Send + Serialize + DeserializeOwned {
     const NAME: &'static str;
     const DECOUPLED: bool;
     fn rule(&self) -> Rule;
-    fn from_rule(r: Rule) -> Self;
+    fn lr_mut(&mut self) -> &mut f64;
 }
 
 impl AdamFamily for AdamConfig {
@@ -187,15 +158,8 @@ impl AdamFamily for AdamConfig {
             decoupled: Self::DECOUPLED,
         }
     }
-    fn from_rule(r: Rule) -> Self {
-        AdamConfig {
-            lr: r.lr,
-            betas: r.betas,
-            eps: r.eps,
-            weight_decay: r.weight_decay,
-            amsgrad: r.amsgrad,
-            maximize: r.maximize,
-        }
+    fn lr_mut(&mut self) -> &mut f64 {
+        &mut self.lr
     }
 }
 
@@ -221,15 +185,8 @@ impl AdamFamily for AdamWConfig {
             decoupled: Self::DECOUPLED,
         }
     }
-    fn from_rule(r: Rule) -> Self {
-        AdamWConfig {
-            lr: r.lr,
-            betas: r.betas,
-            eps: r.eps,
-            weight_decay: r.weight_decay,
-            amsgrad: r.amsgrad,
-            maximize: r.maximize,
-        }
+    fn lr_mut(&mut self) -> &mut f64 {
+        &mut self.lr
     }
 }
 
@@ -241,17 +198,11 @@ impl<C: AdamFamily> GroupConfig for C {
         self.rule().lr
     }
     fn set_lr(&mut self, lr: f64) {
-        *self = C::from_rule(Rule { lr, ..self.rule() });
+        *self.lr_mut() = lr;
     }
     fn validate(&self) -> Result<()> {
         let r = self.rule();
         validate(C::NAME, r.lr, r.betas, r.eps, r.weight_decay)
-    }
-    fn to_json(&self) -> Value {
-        to_json(&self.rule())
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        from_json(v, C::DECOUPLED).map(C::from_rule)
     }
     fn required_state(&self) -> Vec<&'static str> {
         required(self.rule().amsgrad)

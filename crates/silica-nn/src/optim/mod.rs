@@ -35,7 +35,9 @@ pub use rmsprop::*;
 pub use scheduler::*;
 pub use sgd::*;
 
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use silica_core::{Device, Error, Result, Tensor, TensorId};
 use std::collections::{BTreeMap, HashSet};
 
@@ -132,8 +134,11 @@ pub trait LrScheduler: Send {
 
 // ---- shared machinery of the optimizers --------------------------------------------------
 
-/// What the shared optimizer code needs from a config type.
-pub(crate) trait GroupConfig: Clone + std::fmt::Debug + Send {
+/// What the shared optimizer code needs from a config type. Its serde form is a group's entry
+/// in a state dict's meta (without `params`).
+pub(crate) trait GroupConfig:
+    Clone + std::fmt::Debug + Send + Serialize + DeserializeOwned
+{
     /// The optimizer's name, in errors and in a state dict's meta (`"Adam"`).
     const NAME: &'static str;
     /// The per-parameter state tensors the optimizer may keep.
@@ -144,10 +149,6 @@ pub(crate) trait GroupConfig: Clone + std::fmt::Debug + Send {
     fn set_lr(&mut self, lr: f64);
     /// Fails on a hyper-parameter PyTorch's constructor rejects.
     fn validate(&self) -> Result<()>;
-    /// The hyper-parameters as a JSON object.
-    fn to_json(&self) -> Value;
-    /// Reads hyper-parameters written by `to_json`.
-    fn from_json(v: &Value) -> std::result::Result<Self, String>;
     /// The state tensors a parameter that has taken a step must have under this config.
     fn required_state(&self) -> Vec<&'static str>;
     /// A parameter's state before its first step (Adagrad starts its sum at a set value).
@@ -282,18 +283,51 @@ pub(crate) fn check_unit(op: &'static str, name: &str, v: f64) -> Result<()> {
     }
 }
 
-/// The number field `key` of a JSON object.
-pub(crate) fn json_f64(v: &Value, key: &str) -> std::result::Result<f64, String> {
-    v.get(key)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| format!("hyper-parameter {key:?} is missing or not a number"))
+/// Reads a `T` from JSON. The message names the field at fault (`betas[1]: invalid type: ...`),
+/// which serde_json's own message does not for a value of the wrong type.
+pub(crate) fn from_json<T: DeserializeOwned>(v: &Value) -> std::result::Result<T, String> {
+    serde_path_to_error::deserialize(v).map_err(|e| match e.path().to_string().as_str() {
+        "." => e.inner().to_string(),
+        path => format!("{path}: {}", e.inner()),
+    })
 }
 
-/// The boolean field `key` of a JSON object.
-pub(crate) fn json_bool(v: &Value, key: &str) -> std::result::Result<bool, String> {
-    v.get(key)
-        .and_then(Value::as_bool)
-        .ok_or_else(|| format!("hyper-parameter {key:?} is missing or not a boolean"))
+/// `v` as JSON. serde_json fails only on a map whose keys are not strings or on a `Serialize`
+/// impl that errs; the state types have neither, so the fallback (null) is never taken.
+pub(crate) fn to_json(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// An optimizer's meta in a state dict: `{"optimizer": "Adam", "groups": [...]}`, each group
+/// PyTorch's `param_groups` entry (its hyper-parameters and its parameters' global indices).
+#[derive(Serialize, Deserialize)]
+struct Meta<G> {
+    optimizer: String,
+    groups: Vec<G>,
+}
+
+/// A group as written: its config's fields and `params` side by side. It is read in two
+/// parts instead ([`read_config`] and the length of `params`), since a flattened field loses
+/// the name of a field at fault in serde's errors.
+#[derive(Serialize)]
+struct SavedGroup<'a, C> {
+    #[serde(flatten)]
+    config: &'a C,
+    params: Vec<usize>,
+}
+
+/// Reads and checks the hyper-parameters of a saved group. It must hold every one that `like`
+/// (the group's current config) writes; other keys, as `params`, are ignored.
+fn read_config<C: GroupConfig>(saved: &Value, like: &C) -> std::result::Result<C, String> {
+    // serde names a missing field only in its prose; name it here as the checks below do.
+    if let (Value::Object(known), Value::Object(got)) = (to_json(like), saved) {
+        if let Some(key) = known.keys().find(|k| !got.contains_key(*k)) {
+            return Err(format!("hyper-parameter {key:?} is missing"));
+        }
+    }
+    let config: C = from_json(saved)?;
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 /// The gradient an update uses: negated when maximizing, plus the L2 penalty
@@ -465,44 +499,52 @@ impl<C: GroupConfig> Groups<C> {
             }
         }
         let mut start = 0;
-        let groups: Vec<Value> = self
+        let groups = self
             .groups
             .iter()
             .map(|g| {
-                let mut v = g.config.to_json();
-                let ids: Vec<usize> = (start..start + g.params.len()).collect();
+                let params = (start..start + g.params.len()).collect();
                 start += g.params.len();
-                if let Value::Object(m) = &mut v {
-                    m.insert("params".into(), ids.into());
+                SavedGroup {
+                    config: &g.config,
+                    params,
                 }
-                v
             })
             .collect();
+        let meta = Meta {
+            optimizer: C::NAME.to_string(),
+            groups,
+        };
         Ok(OptimizerState {
             tensors,
-            meta: json!({ "optimizer": C::NAME, "groups": groups }),
+            meta: to_json(&meta),
         })
     }
 
     /// Checks `s` completely, then replaces the configs (keeping the parameters) and state.
     pub(crate) fn load_state_dict(&mut self, s: &OptimizerState) -> Result<()> {
         let _guard = silica_core::no_grad();
-        let mut problems: Vec<String> = Vec::new();
-        match s.meta.get("optimizer").and_then(Value::as_str) {
-            Some(name) if name == C::NAME => {}
-            other => problems.push(format!(
-                "the state is for optimizer {}, not {}",
-                other.map_or("(missing)".to_string(), |n| format!("{n:?}")),
+        let cannot = |problems: &[String]| {
+            Error::invalid(
+                "load_state_dict",
+                format!(
+                    "cannot load this state into {}: {}",
+                    C::NAME,
+                    problems.join("; ")
+                ),
+            )
+        };
+        let meta: Meta<Value> = from_json(&s.meta).map_err(|e| cannot(&[e]))?;
+        if meta.optimizer != C::NAME {
+            return Err(cannot(&[format!(
+                "the state is for optimizer {:?}, not {}",
+                meta.optimizer,
                 C::NAME
-            )),
+            )]));
         }
+        let mut problems: Vec<String> = Vec::new();
         let params = self.params();
-        let empty = Vec::new();
-        let saved = s
-            .meta
-            .get("groups")
-            .and_then(Value::as_array)
-            .unwrap_or(&empty);
+        let saved = &meta.groups;
         let mut configs = Vec::new();
         if saved.len() != self.groups.len() {
             problems.push(format!(
@@ -520,9 +562,7 @@ impl<C: GroupConfig> Groups<C> {
                         g.params.len()
                     ));
                 }
-                match C::from_json(sg)
-                    .and_then(|c| c.validate().map(|_| c).map_err(|e| e.to_string()))
-                {
+                match read_config(sg, &g.config) {
                     Ok(c) => configs.push(c),
                     Err(e) => problems.push(format!("group {gi}: {e}")),
                 }
@@ -553,14 +593,7 @@ impl<C: GroupConfig> Groups<C> {
             }
         }
         if !problems.is_empty() {
-            return Err(Error::invalid(
-                "load_state_dict",
-                format!(
-                    "cannot load this state into {}: {}",
-                    C::NAME,
-                    problems.join("; ")
-                ),
-            ));
+            return Err(cannot(&problems));
         }
         for (g, c) in self.groups.iter_mut().zip(configs) {
             g.config = c;
@@ -641,20 +674,24 @@ fn load_entry(
 // ---- shared machinery of the schedulers ---------------------------------------------------
 
 /// The progress every scheduler keeps: its base rates, its step and the rates it last set.
-#[derive(Clone, Debug)]
+/// Its serde form is a scheduler's state dict
+/// (`{"scheduler": "StepLR", "last_epoch": 3, "base_lrs": [...], "last_lrs": [...]}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Progress {
-    pub(crate) kind: &'static str,
-    pub(crate) base_lrs: Vec<f64>,
+    /// The scheduler's name.
+    #[serde(rename = "scheduler")]
+    pub(crate) kind: String,
     pub(crate) last_epoch: usize,
+    pub(crate) base_lrs: Vec<f64>,
     pub(crate) last_lrs: Vec<f64>,
 }
 
 impl Progress {
     /// Base rates from `opt`'s current rates, at step 0.
-    pub(crate) fn new(kind: &'static str, opt: &dyn Optimizer) -> Self {
+    pub(crate) fn new(kind: &str, opt: &dyn Optimizer) -> Self {
         let base_lrs = opt.learning_rates();
         Progress {
-            kind,
+            kind: kind.to_string(),
             last_lrs: base_lrs.clone(),
             base_lrs,
             last_epoch: 0,
@@ -686,59 +723,35 @@ impl Progress {
         Ok(())
     }
 
-    pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "scheduler": self.kind,
-            "last_epoch": self.last_epoch,
-            "base_lrs": self.base_lrs,
-            "last_lrs": self.last_lrs,
-        })
-    }
-
-    /// Reads the state written by `to_json`; on error `self` is unchanged.
+    /// Reads a state written by [`LrScheduler::state_dict`]; on error `self` is unchanged.
     pub(crate) fn load(&mut self, v: &Value) -> Result<()> {
-        let parsed = Progress::parse(self.kind, v).and_then(|p| {
-            if p.base_lrs.len() == self.base_lrs.len() {
-                Ok(p)
-            } else {
-                Err(format!(
-                    "the state has {} base rates, the scheduler {}",
-                    p.base_lrs.len(),
-                    self.base_lrs.len()
-                ))
-            }
-        });
-        *self = parsed.map_err(|msg| Error::invalid("LrScheduler::load_state_dict", msg))?;
+        *self = self.parse(v)?;
         Ok(())
     }
 
-    pub(crate) fn parse(kind: &'static str, v: &Value) -> std::result::Result<Progress, String> {
-        let name = v.get("scheduler").and_then(Value::as_str);
-        if name != Some(kind) {
-            return Err(format!(
-                "the state is for scheduler {}, not {kind}",
-                name.unwrap_or("(missing)")
-            ));
-        }
-        let rates = |key: &str| -> std::result::Result<Vec<f64>, String> {
-            v.get(key)
-                .and_then(Value::as_array)
-                .and_then(|a| a.iter().map(Value::as_f64).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| format!("{key:?} is missing or not a list of numbers"))
+    /// Reads a state of a scheduler of this kind with as many groups, or says what is wrong.
+    pub(crate) fn parse(&self, v: &Value) -> Result<Progress> {
+        let cannot = |msg: String| {
+            Error::invalid(
+                "LrScheduler::load_state_dict",
+                format!("cannot load this state into {}: {msg}", self.kind),
+            )
         };
-        let last_epoch = v
-            .get("last_epoch")
-            .and_then(Value::as_u64)
-            .ok_or("\"last_epoch\" is missing or not a whole number")?;
-        let (base_lrs, last_lrs) = (rates("base_lrs")?, rates("last_lrs")?);
-        if base_lrs.len() != last_lrs.len() {
-            return Err("\"base_lrs\" and \"last_lrs\" differ in length".into());
+        let p: Progress = from_json(v).map_err(cannot)?;
+        if p.kind != self.kind {
+            return Err(cannot(format!(
+                "the state is for scheduler {}, not {}",
+                p.kind, self.kind
+            )));
         }
-        Ok(Progress {
-            kind,
-            base_lrs,
-            last_epoch: last_epoch as usize,
-            last_lrs,
-        })
+        let groups = self.base_lrs.len();
+        if p.base_lrs.len() != groups || p.last_lrs.len() != groups {
+            return Err(cannot(format!(
+                "the state has {} base rates and {} last rates, the scheduler {groups} groups",
+                p.base_lrs.len(),
+                p.last_lrs.len()
+            )));
+        }
+        Ok(p)
     }
 }

@@ -1,10 +1,10 @@
 //! RMSprop, optionally centered and with momentum, as `torch.optim.RMSprop`.
 
 use super::{
-    check_lr, check_non_negative, decayed, effective_grad, json_bool, json_f64, GroupConfig,
-    GroupOptimizer, Groups, ParamGroup, ParamState,
+    check_lr, check_non_negative, decayed, effective_grad, GroupConfig, GroupOptimizer, Groups,
+    ParamGroup, ParamState,
 };
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use silica_core::{Result, Tensor};
 
 const SQUARE_AVG: &str = "square_avg";
@@ -12,7 +12,7 @@ const MOMENTUM_BUFFER: &str = "momentum_buffer";
 const GRAD_AVG: &str = "grad_avg";
 
 /// Hyper-parameters of [`RMSprop`], with PyTorch's defaults.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RMSpropConfig {
     /// Learning rate (default 1e-2).
     pub lr: f64,
@@ -71,28 +71,6 @@ impl GroupConfig for RMSpropConfig {
         check_non_negative(Self::NAME, "momentum", self.momentum)?;
         check_non_negative(Self::NAME, "weight_decay", self.weight_decay)?;
         check_non_negative(Self::NAME, "alpha", self.alpha)
-    }
-    fn to_json(&self) -> Value {
-        json!({
-            "lr": self.lr,
-            "alpha": self.alpha,
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-            "momentum": self.momentum,
-            "centered": self.centered,
-            "maximize": self.maximize,
-        })
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        Ok(RMSpropConfig {
-            lr: json_f64(v, "lr")?,
-            alpha: json_f64(v, "alpha")?,
-            eps: json_f64(v, "eps")?,
-            weight_decay: json_f64(v, "weight_decay")?,
-            momentum: json_f64(v, "momentum")?,
-            centered: json_bool(v, "centered")?,
-            maximize: json_bool(v, "maximize")?,
-        })
     }
     fn required_state(&self) -> Vec<&'static str> {
         let mut names = vec![SQUARE_AVG];

@@ -10,8 +10,9 @@
 //! A constructor reads the optimizer's rates as its base rates and writes the rates of step 0
 //! into the optimizer, as PyTorch's constructors do.
 
-use super::{LrScheduler, Optimizer, Progress};
-use serde_json::{json, Value};
+use super::{from_json, to_json, LrScheduler, Optimizer, Progress};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use silica_core::{Error, Result};
 use std::f64::consts::PI;
 
@@ -51,7 +52,7 @@ impl<T: ClosedForm> LrScheduler for T {
         self.progress_mut().restart(opt, base_lrs, lrs)
     }
     fn state_dict(&self) -> Value {
-        self.progress().to_json()
+        to_json(self.progress())
     }
     fn load_state_dict(&mut self, state: &Value) -> Result<()> {
         self.progress_mut().load(state)
@@ -564,7 +565,7 @@ impl LrScheduler for OneCycleLR {
         self.progress.commit(opt, 0, lrs)
     }
     fn state_dict(&self) -> Value {
-        self.progress.to_json()
+        to_json(&self.progress)
     }
     fn load_state_dict(&mut self, state: &Value) -> Result<()> {
         self.progress.load(state)
@@ -602,9 +603,17 @@ impl LrScheduler for OneCycleLR {
 pub struct SequentialLR {
     schedulers: Vec<Box<dyn LrScheduler>>,
     milestones: Vec<usize>,
-    base_lrs: Vec<f64>,
-    last_epoch: usize,
-    last_lrs: Vec<f64>,
+    progress: Progress,
+}
+
+/// [`SequentialLR`]'s state dict: its progress, as every scheduler writes it, and beside it its
+/// milestones and the states of its schedulers.
+#[derive(Serialize, Deserialize)]
+struct SequentialState {
+    #[serde(flatten)]
+    progress: Progress,
+    milestones: Vec<usize>,
+    schedulers: Vec<Value>,
 }
 
 impl std::fmt::Debug for SequentialLR {
@@ -612,8 +621,7 @@ impl std::fmt::Debug for SequentialLR {
         f.debug_struct("SequentialLR")
             .field("schedulers", &self.schedulers.len())
             .field("milestones", &self.milestones)
-            .field("last_epoch", &self.last_epoch)
-            .field("last_lrs", &self.last_lrs)
+            .field("progress", &self.progress)
             .finish()
     }
 }
@@ -651,98 +659,81 @@ impl SequentialLR {
         let mut s = SequentialLR {
             schedulers,
             milestones: milestones.to_vec(),
-            last_lrs: base_lrs.clone(),
-            base_lrs,
-            last_epoch: 0,
+            progress: Progress::new(OP, opt),
         };
-        s.restart(&s.base_lrs.clone(), opt)?;
+        s.restart(&base_lrs, opt)?;
         Ok(s)
     }
 }
 
 impl LrScheduler for SequentialLR {
     fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
-        let epoch = self.last_epoch + 1;
+        let epoch = self.progress.last_epoch + 1;
         let idx = self.milestones.partition_point(|&m| m <= epoch);
         let sched = &mut self.schedulers[idx];
         if idx > 0 && self.milestones[idx - 1] == epoch {
-            sched.restart(&self.base_lrs, opt)?;
+            sched.restart(&self.progress.base_lrs, opt)?;
         } else {
             sched.step(opt)?;
         }
-        self.last_lrs = sched.last_lrs();
-        self.last_epoch = epoch;
+        self.progress.last_lrs = sched.last_lrs();
+        self.progress.last_epoch = epoch;
         Ok(())
     }
     fn last_lrs(&self) -> Vec<f64> {
-        self.last_lrs.clone()
+        self.progress.last_lrs.clone()
     }
     fn base_lrs(&self) -> Vec<f64> {
-        self.base_lrs.clone()
+        self.progress.base_lrs.clone()
     }
     fn restart(&mut self, base_lrs: &[f64], opt: &mut dyn Optimizer) -> Result<()> {
         opt.set_learning_rates(base_lrs)?;
         self.schedulers[0].restart(base_lrs, opt)?;
-        self.base_lrs = base_lrs.to_vec();
-        self.last_epoch = 0;
-        self.last_lrs = self.schedulers[0].last_lrs();
+        self.progress.base_lrs = base_lrs.to_vec();
+        self.progress.last_epoch = 0;
+        self.progress.last_lrs = self.schedulers[0].last_lrs();
         Ok(())
     }
     fn state_dict(&self) -> Value {
-        let inner: Vec<Value> = self.schedulers.iter().map(|s| s.state_dict()).collect();
-        json!({
-            "scheduler": "SequentialLR",
-            "last_epoch": self.last_epoch,
-            "base_lrs": self.base_lrs,
-            "last_lrs": self.last_lrs,
-            "milestones": self.milestones,
-            "schedulers": inner,
+        to_json(&SequentialState {
+            progress: self.progress.clone(),
+            milestones: self.milestones.clone(),
+            schedulers: self.schedulers.iter().map(|s| s.state_dict()).collect(),
         })
     }
     /// Loads its own progress and every inner scheduler's; when one of those fails, the ones
     /// already loaded are put back, so the whole scheduler is unchanged.
     fn load_state_dict(&mut self, state: &Value) -> Result<()> {
         const OP: &str = "SequentialLR::load_state_dict";
-        let own = Progress::parse("SequentialLR", state).map_err(|m| invalid(OP, m))?;
-        if own.base_lrs.len() != self.base_lrs.len() {
-            return Err(invalid(
-                OP,
-                format!(
-                    "the state has {} base rates, the scheduler {}",
-                    own.base_lrs.len(),
-                    self.base_lrs.len()
-                ),
-            ));
-        }
-        let milestones: Option<Vec<usize>> = state
-            .get("milestones")
-            .and_then(Value::as_array)
-            .and_then(|a| a.iter().map(|m| m.as_u64().map(|m| m as usize)).collect());
-        if milestones.as_deref() != Some(self.milestones.as_slice()) {
+        // The progress first, on its own: a flattened field's errors do not name it.
+        let progress = self.progress.parse(state)?;
+        let saved: SequentialState = from_json(state).map_err(|m| invalid(OP, m))?;
+        if saved.milestones != self.milestones {
             return Err(invalid(
                 OP,
                 format!(
                     "the state's milestones {:?} differ from the scheduler's {:?}",
-                    state.get("milestones"),
-                    self.milestones
+                    saved.milestones, self.milestones
                 ),
             ));
         }
-        let inner = state
-            .get("schedulers")
-            .and_then(Value::as_array)
-            .filter(|a| a.len() == self.schedulers.len())
-            .ok_or_else(|| {
-                invalid(
-                    OP,
-                    format!(
-                        "\"schedulers\" is missing or does not hold {} states",
-                        self.schedulers.len()
-                    ),
-                )
-            })?;
+        if saved.schedulers.len() != self.schedulers.len() {
+            return Err(invalid(
+                OP,
+                format!(
+                    "the state has {} schedulers, the scheduler {}",
+                    saved.schedulers.len(),
+                    self.schedulers.len()
+                ),
+            ));
+        }
         let backup: Vec<Value> = self.schedulers.iter().map(|s| s.state_dict()).collect();
-        for (i, (s, v)) in self.schedulers.iter_mut().zip(inner).enumerate() {
+        for (i, (s, v)) in self
+            .schedulers
+            .iter_mut()
+            .zip(&saved.schedulers)
+            .enumerate()
+        {
             if let Err(e) = s.load_state_dict(v) {
                 for (s, b) in self.schedulers.iter_mut().zip(&backup).take(i) {
                     s.load_state_dict(b)?;
@@ -750,9 +741,7 @@ impl LrScheduler for SequentialLR {
                 return Err(e);
             }
         }
-        self.base_lrs = own.base_lrs;
-        self.last_epoch = own.last_epoch;
-        self.last_lrs = own.last_lrs;
+        self.progress = progress;
         Ok(())
     }
 }

@@ -2,17 +2,17 @@
 //! decay, as `torch.optim.SGD`.
 
 use super::{
-    check_lr, check_non_negative, effective_grad, json_bool, json_f64, scale, GroupConfig,
-    GroupOptimizer, Groups, ParamGroup, ParamState,
+    check_lr, check_non_negative, effective_grad, scale, GroupConfig, GroupOptimizer, Groups,
+    ParamGroup, ParamState,
 };
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use silica_core::{Error, Result, Tensor};
 
 const MOMENTUM_BUFFER: &str = "momentum_buffer";
 
 /// Hyper-parameters of [`SGD`], with PyTorch's defaults. PyTorch 1.13 has no default learning
 /// rate; `Default` uses 1e-3, as later PyTorch versions do.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SGDConfig {
     /// Learning rate.
     pub lr: f64,
@@ -85,26 +85,6 @@ impl GroupConfig for SGDConfig {
             ));
         }
         Ok(())
-    }
-    fn to_json(&self) -> Value {
-        json!({
-            "lr": self.lr,
-            "momentum": self.momentum,
-            "dampening": self.dampening,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-            "maximize": self.maximize,
-        })
-    }
-    fn from_json(v: &Value) -> std::result::Result<Self, String> {
-        Ok(SGDConfig {
-            lr: json_f64(v, "lr")?,
-            momentum: json_f64(v, "momentum")?,
-            dampening: json_f64(v, "dampening")?,
-            nesterov: json_bool(v, "nesterov")?,
-            weight_decay: json_f64(v, "weight_decay")?,
-            maximize: json_bool(v, "maximize")?,
-        })
     }
     fn required_state(&self) -> Vec<&'static str> {
         // A missing momentum buffer starts from the gradient, as at the first step.
