@@ -17,6 +17,7 @@ impl Shape {
         Shape(DimVec::from_vec(dims))
     }
 
+    /// A shape with these dimension sizes, without a copy.
     pub(crate) fn from_dims(dims: DimVec) -> Self {
         Shape(dims)
     }
