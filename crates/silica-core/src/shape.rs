@@ -62,14 +62,23 @@ impl Shape {
 
     /// [`Shape::contiguous_strides`], inline for small ranks.
     pub(crate) fn strides_inline(&self) -> DimVec {
-        let mut strides = [0; 4];
-        if self.rank() > strides.len() {
-            let mut strides = DimVec::from_elem(0, self.rank());
-            fill_strides(&mut strides, &self.0);
-            return strides;
+        // The inline cases are built as values, so that the strides stay in registers.
+        match *self.dims() {
+            [] => DimVec::new(),
+            [_] => DimVec::from_buf_and_len([1, 0, 0, 0], 1),
+            [_, b] => DimVec::from_buf_and_len([b, 1, 0, 0], 2),
+            [_, b, c] => DimVec::from_buf_and_len([b * c, c, 1, 0], 3),
+            [_, b, c, d] => DimVec::from_buf_and_len([b * c * d, c * d, d, 1], 4),
+            _ => {
+                let mut strides = DimVec::from_elem(0, self.rank());
+                let mut acc = 1;
+                for (s, &d) in strides.iter_mut().zip(&self.0).rev() {
+                    *s = acc;
+                    acc *= d;
+                }
+                strides
+            }
         }
-        fill_strides(&mut strides[..self.rank()], &self.0);
-        DimVec::from_buf_and_len(strides, self.rank())
     }
 
     /// Resolves a possibly negative dim (`-1` is the last) against this shape.
@@ -255,15 +264,6 @@ impl From<usize> for Shape {
     }
 }
 
-/// Writes the row-major strides of `dims` into `strides`, which has the same length.
-fn fill_strides(strides: &mut [usize], dims: &[usize]) {
-    let mut acc = 1;
-    for (s, &d) in strides.iter_mut().zip(dims).rev() {
-        *s = acc;
-        acc *= d;
-    }
-}
-
 /// A dimension index. Negative values count from the end, as in PyTorch.
 pub trait Dim: Copy {
     /// The index as `isize`.
@@ -329,6 +329,25 @@ impl<D: Dim> Dims for Vec<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contiguous_strides_at_every_rank() {
+        let cases: [(&[usize], &[usize]); 8] = [
+            (&[], &[]),
+            (&[5], &[1]),
+            (&[2, 3], &[3, 1]),
+            (&[2, 3, 4], &[12, 4, 1]),
+            (&[2, 3, 4, 5], &[60, 20, 5, 1]),
+            (&[2, 3, 4, 5, 6], &[360, 120, 30, 6, 1]),
+            (&[2, 0, 3], &[0, 3, 1]),
+            (&[1, 1, 7, 1, 2, 1], &[14, 14, 2, 2, 1, 1]),
+        ];
+        for (dims, want) in cases {
+            let shape = Shape::from(dims);
+            assert_eq!(shape.contiguous_strides(), want, "{shape}");
+            assert_eq!(&shape.strides_inline()[..], want, "{shape}");
+        }
+    }
 
     #[test]
     fn broadcast_table() {

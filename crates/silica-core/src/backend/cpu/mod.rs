@@ -22,8 +22,8 @@ use super::{
     MemoryCounters, Pool2dParams, ReduceOp, UnaryOp, View,
 };
 use crate::{DType, Device, Element, Error, HostData, Layout, Result, Scalar};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::any::Any;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The CPU backend. Use it through [`crate::backend::get`]`(Device::Cpu)`.
 #[derive(Debug, Default)]
@@ -63,20 +63,17 @@ impl CpuBuffer {
 
     /// Reads the data.
     pub fn read(&self) -> RwLockReadGuard<'_, HostData> {
-        self.data.read().unwrap_or_else(|e| e.into_inner())
+        self.data.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, HostData> {
-        self.data.write().unwrap_or_else(|e| e.into_inner())
+        self.data.write()
     }
 }
 
 impl Drop for CpuBuffer {
     fn drop(&mut self) {
-        let data = std::mem::replace(
-            self.data.get_mut().unwrap_or_else(|e| e.into_inner()),
-            HostData::U8(Vec::new()),
-        );
+        let data = std::mem::replace(self.data.get_mut(), HostData::U8(Vec::new()));
         cache::recycle(data);
     }
 }

@@ -214,7 +214,7 @@ pub(crate) fn avg_pool2d_backward(g: &Read<'_>, p: &Pool2dParams) -> Result<Host
 mod tests {
     use super::*;
     use crate::Layout;
-    use std::sync::RwLock;
+    use parking_lot::RwLock;
 
     /// The row-at-a-time path agrees with `window_max` on every window: clipped edges, strides,
     /// padding, ceil mode, ties (small integers) and NaN.
@@ -261,7 +261,7 @@ mod tests {
         let layout = Layout::contiguous([n]);
         for p in cases {
             let read = Read {
-                data: data.read().unwrap(),
+                data: data.read(),
                 layout: &layout,
             };
             let (vals, idx) = max_pool2d(&read, &p).unwrap();
