@@ -294,6 +294,14 @@ mod tests {
     use DType::*;
 
     #[test]
+    fn discriminants_are_indices_in_all() {
+        // `StorageKey` packs a dtype as its discriminant and unpacks it through `ALL`.
+        for (i, d) in DType::ALL.into_iter().enumerate() {
+            assert_eq!(d as usize, i, "{d}");
+        }
+    }
+
+    #[test]
     fn promote_table() {
         let cases = [
             (F32, F32, F32),

@@ -4,19 +4,30 @@
 //! (transpose, narrow, expand, ...) only build a new layout over the same storage. An expanded
 //! dimension has stride 0.
 
-use crate::shape::DimVec;
+use crate::shape::{clone_dims, DimVec};
 use crate::{Error, Result, Shape};
 
 /// Shape, strides (in elements) and offset of a view into a storage.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Layout {
     shape: Shape,
     strides: DimVec,
     offset: usize,
 }
 
+impl Clone for Layout {
+    fn clone(&self) -> Self {
+        Layout {
+            shape: self.shape.clone(),
+            strides: clone_dims(&self.strides),
+            offset: self.offset,
+        }
+    }
+}
+
 impl Layout {
     /// A row-major layout of `shape` starting at element 0.
+    #[inline]
     pub fn contiguous(shape: impl Into<Shape>) -> Self {
         let shape = shape.into();
         let strides = shape.strides_inline();

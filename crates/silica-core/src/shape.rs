@@ -7,9 +7,44 @@ use std::fmt;
 /// Dimension sizes or strides, inline up to rank 4 so that most shapes cost no allocation.
 pub(crate) type DimVec = SmallVec<[usize; 4]>;
 
+/// A copy of `dims`. The inline cases are built as values: `SmallVec`'s own `clone` writes
+/// the elements one by one, and reading them back as a whole stalls on store forwarding.
+#[inline]
+pub(crate) fn clone_dims(dims: &DimVec) -> DimVec {
+    match **dims {
+        [] => DimVec::new(),
+        [a] => DimVec::from_buf_and_len([a, 0, 0, 0], 1),
+        [a, b] => DimVec::from_buf_and_len([a, b, 0, 0], 2),
+        [a, b, c] => DimVec::from_buf_and_len([a, b, c, 0], 3),
+        [a, b, c, d] => DimVec::from_buf_and_len([a, b, c, d], 4),
+        _ => DimVec::from_slice(dims),
+    }
+}
+
 /// The sizes of a tensor's dimensions. A scalar has the empty shape `[]`.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Eq, Default)]
 pub struct Shape(DimVec);
+
+impl Clone for Shape {
+    #[inline]
+    fn clone(&self) -> Self {
+        Shape(clone_dims(&self.0))
+    }
+}
+
+impl PartialEq for Shape {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        // Element by element: ranks are small, and a call to `memcmp` costs more.
+        self.rank() == other.rank() && self.0.iter().zip(other.0.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.dims().hash(state);
+    }
+}
 
 impl Shape {
     /// A shape with these dimension sizes.
@@ -61,6 +96,7 @@ impl Shape {
     }
 
     /// [`Shape::contiguous_strides`], inline for small ranks.
+    #[inline]
     pub(crate) fn strides_inline(&self) -> DimVec {
         // The inline cases are built as values, so that the strides stay in registers.
         match *self.dims() {

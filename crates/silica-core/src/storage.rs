@@ -1,6 +1,7 @@
 //! Storage: one backend buffer, shared by every tensor that views it.
 
-use crate::backend::{get, BackendRef, BufferBox, MemoryStats};
+use crate::backend::{get, BackendRef, BufferBox, MemoryCounters, MemoryStats};
+use crate::tensor::StorageKey;
 use crate::{Device, Result};
 use std::sync::Arc;
 
@@ -10,23 +11,38 @@ use std::sync::Arc;
 pub(crate) struct Storage {
     buffer: BufferBox,
     backend: BackendRef,
+    /// The backend's counters, kept so that a drop makes no virtual call to find them.
+    memory: &'static MemoryCounters,
     bytes: usize,
+    /// The dtype and device, packed by [`StorageKey`].
+    key: u64,
 }
 
 impl Storage {
     /// Wraps a buffer that `backend` just made.
+    #[inline]
     pub(crate) fn new(backend: BackendRef, buffer: BufferBox) -> Arc<Storage> {
-        let bytes = buffer.len() * buffer.dtype().size_in_bytes();
-        backend.memory().on_alloc(bytes);
+        let (len, dtype) = (buffer.len(), buffer.dtype());
+        let bytes = len * dtype.size_in_bytes();
+        let memory = backend.memory();
+        memory.on_alloc(bytes);
         Arc::new(Storage {
+            key: StorageKey::of(dtype, backend.device()),
             buffer,
             backend,
+            memory,
             bytes,
         })
     }
 
-    pub(crate) fn buffer(&self) -> &dyn crate::backend::Buffer {
-        &*self.buffer
+    /// The dtype and device, packed by [`StorageKey`].
+    pub(crate) fn key(&self) -> u64 {
+        self.key
+    }
+
+    #[inline]
+    pub(crate) fn buffer(&self) -> &BufferBox {
+        &self.buffer
     }
 
     pub(crate) fn backend(&self) -> BackendRef {
@@ -36,7 +52,7 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        self.backend.memory().on_free(self.bytes);
+        self.memory.on_free(self.bytes);
     }
 }
 

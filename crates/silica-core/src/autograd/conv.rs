@@ -21,7 +21,7 @@ pub(crate) fn input_grad(g: &Tensor, weight: &Tensor, p: &Conv2dParams) -> Resul
         params: *p,
     });
     let shape = Shape::new(vec![p.batch, p.in_channels, p.in_h, p.in_w]);
-    Ok(Tensor::from_buffer(backend, buf, shape, op))
+    Ok(Tensor::from_buffer(backend, buf, &shape, op))
 }
 
 /// `Bw(x, g)`: the gradient of a convolution's weight `[c_out, c_in / groups, kh, kw]`.
@@ -39,7 +39,7 @@ pub(crate) fn weight_grad(input: &Tensor, g: &Tensor, p: &Conv2dParams) -> Resul
         p.kernel_h,
         p.kernel_w,
     ]);
-    Ok(Tensor::from_buffer(backend, buf, shape, op))
+    Ok(Tensor::from_buffer(backend, buf, &shape, op))
 }
 
 /// `Some(make())` when `t` needs a gradient: the first layer's input rarely does.

@@ -36,9 +36,9 @@ pub(crate) fn batch_norm_grads(
     );
     let fused = fused.map(|[dx, dw, db]| {
         (
-            Tensor::from_buffer(backend, dx, x.shape().clone(), None),
-            Tensor::from_buffer(backend, dw, c.clone(), None),
-            Tensor::from_buffer(backend, db, c.clone(), None),
+            Tensor::from_buffer(backend, dx, x.shape(), None),
+            Tensor::from_buffer(backend, dw, &c, None),
+            Tensor::from_buffer(backend, db, &c, None),
         )
     });
     let shape = channel_shape(x);

@@ -15,5 +15,5 @@ pub(crate) fn avg_pool2d_grad(g: &Tensor, p: &Pool2dParams) -> Result<Tensor> {
         params: *p,
     });
     let shape = Shape::new(vec![p.batch, p.channels, p.in_h, p.in_w]);
-    Ok(Tensor::from_buffer(backend, buf, shape, op))
+    Ok(Tensor::from_buffer(backend, buf, &shape, op))
 }

@@ -41,7 +41,82 @@ pub trait Buffer: Any + Send + Sync + Debug {
 }
 
 /// An owned buffer, as kernels return them.
-pub type BufferBox = Box<dyn Buffer>;
+///
+/// A CPU buffer is held inline, so that the storage wrapping it takes no allocation of its
+/// own; any other backend's buffer is boxed ([`BufferBox::new`]).
+#[derive(Debug)]
+pub struct BufferBox(BufferRepr);
+
+#[derive(Debug)]
+enum BufferRepr {
+    Cpu(cpu::CpuBuffer),
+    Boxed(Box<dyn Buffer>),
+}
+
+impl BufferBox {
+    /// Boxes a backend's buffer.
+    pub fn new(buffer: impl Buffer) -> Self {
+        BufferBox(BufferRepr::Boxed(Box::new(buffer)))
+    }
+
+    /// Holds a CPU buffer inline.
+    #[inline]
+    pub fn cpu(buffer: cpu::CpuBuffer) -> Self {
+        BufferBox(BufferRepr::Cpu(buffer))
+    }
+
+    /// Number of elements (without a virtual call for a CPU buffer).
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            BufferRepr::Cpu(b) => b.len(),
+            BufferRepr::Boxed(b) => b.len(),
+        }
+    }
+
+    /// True when the buffer has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element dtype (without a virtual call for a CPU buffer).
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        match &self.0 {
+            BufferRepr::Cpu(b) => b.dtype(),
+            BufferRepr::Boxed(b) => b.dtype(),
+        }
+    }
+
+    /// The CPU buffer inside, if this is one.
+    #[inline]
+    pub(crate) fn as_cpu(&self) -> Option<&cpu::CpuBuffer> {
+        match &self.0 {
+            BufferRepr::Cpu(b) => Some(b),
+            BufferRepr::Boxed(_) => None,
+        }
+    }
+
+    /// The CPU buffer inside, if this is one.
+    pub(crate) fn into_cpu(self) -> Option<cpu::CpuBuffer> {
+        match self.0 {
+            BufferRepr::Cpu(b) => Some(b),
+            BufferRepr::Boxed(_) => None,
+        }
+    }
+}
+
+impl std::ops::Deref for BufferBox {
+    type Target = dyn Buffer;
+
+    #[inline]
+    fn deref(&self) -> &(dyn Buffer + 'static) {
+        match &self.0 {
+            BufferRepr::Cpu(b) => b,
+            BufferRepr::Boxed(b) => &**b,
+        }
+    }
+}
 
 /// A strided view of a buffer: the input of every kernel.
 #[derive(Clone, Copy, Debug)]
@@ -50,12 +125,35 @@ pub struct View<'a> {
     pub buf: &'a dyn Buffer,
     /// Where the view's elements sit in `buf`.
     pub layout: &'a Layout,
+    /// `buf` as the CPU buffer it is, when the tensor layer knows: the CPU backend then
+    /// needs no downcast.
+    cpu: Option<&'a cpu::CpuBuffer>,
 }
 
 impl<'a> View<'a> {
     /// A view of `buf` through `layout`.
     pub fn new(buf: &'a dyn Buffer, layout: &'a Layout) -> Self {
-        View { buf, layout }
+        View {
+            buf,
+            layout,
+            cpu: None,
+        }
+    }
+
+    /// A view of an owned buffer through `layout`.
+    #[inline]
+    pub(crate) fn of(buf: &'a BufferBox, layout: &'a Layout) -> Self {
+        View {
+            buf: &**buf,
+            layout,
+            cpu: buf.as_cpu(),
+        }
+    }
+
+    /// The CPU buffer behind `buf`, if known without a downcast.
+    #[inline]
+    pub(crate) fn known_cpu(&self) -> Option<&'a cpu::CpuBuffer> {
+        self.cpu
     }
 
     /// The element dtype.

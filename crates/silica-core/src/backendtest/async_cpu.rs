@@ -175,7 +175,7 @@ impl AsyncCpuBackend {
             };
             let _ = slot.data.set(stored);
         }))?;
-        Ok(Box::new(AsyncBuffer {
+        Ok(BufferBox::new(AsyncBuffer {
             slot: out,
             dtype,
             len,
@@ -219,12 +219,12 @@ impl AsyncCpuBackend {
         }))?;
         let [a, b] = slots;
         Ok((
-            Box::new(AsyncBuffer {
+            BufferBox::new(AsyncBuffer {
                 slot: a,
                 dtype: outs[0].0,
                 len: outs[0].1,
             }),
-            Box::new(AsyncBuffer {
+            BufferBox::new(AsyncBuffer {
                 slot: b,
                 dtype: outs[1].0,
                 len: outs[1].1,
@@ -261,10 +261,8 @@ fn into_cpu(b: BufferBox, dtype: DType, len: usize) -> Result<CpuBuffer> {
             ),
         ));
     }
-    let any: Box<dyn Any> = b;
-    any.downcast::<CpuBuffer>()
-        .map(|b| *b)
-        .map_err(|_| Error::invalid("async", "the CPU kernel returned a foreign buffer"))
+    b.into_cpu()
+        .ok_or_else(|| Error::invalid("async", "the CPU kernel returned a foreign buffer"))
 }
 
 impl DeviceBackend for AsyncCpuBackend {

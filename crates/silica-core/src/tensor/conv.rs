@@ -218,6 +218,6 @@ impl Tensor {
             params.out_h(),
             params.out_w(),
         ]);
-        Ok(Tensor::from_buffer(self.backend(), buf, shape, op))
+        Ok(Tensor::from_buffer(self.backend(), buf, &shape, op))
     }
 }

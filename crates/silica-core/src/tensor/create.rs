@@ -49,7 +49,7 @@ impl Tensor {
         let backend = get(device)?;
         backend.check_dtype("from_vec", data.dtype())?;
         let buf = backend.upload(data)?;
-        Ok(Tensor::from_buffer(backend, buf, shape, None))
+        Ok(Tensor::from_buffer(backend, buf, &shape, None))
     }
 
     /// A zero-dimensional tensor holding `value`.
@@ -91,7 +91,7 @@ impl Tensor {
         let backend = get(device)?;
         backend.check_dtype("full", dtype)?;
         let buf = backend.fill(dtype, n, value.into())?;
-        Ok(Tensor::from_buffer(backend, buf, shape, None))
+        Ok(Tensor::from_buffer(backend, buf, &shape, None))
     }
 
     /// A tensor of zeros.
@@ -253,7 +253,7 @@ impl Generator {
         backend.check_dtype("rand", dtype)?;
         let (seed, offset) = self.take(blocks_needed(dist, dtype, n));
         let buf = backend.random(dist, dtype, n, seed, offset)?;
-        Ok(Tensor::from_buffer(backend, buf, shape, None))
+        Ok(Tensor::from_buffer(backend, buf, &shape, None))
     }
 
     /// Uniform samples on `[0, 1)`.

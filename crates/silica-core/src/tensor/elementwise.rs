@@ -4,7 +4,7 @@ use super::Tensor;
 use crate::autograd::{record, Op};
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::dtype::result_type;
-use crate::{DType, Error, Result, Scalar};
+use crate::{DType, Error, Result, Scalar, Shape};
 use std::borrow::Cow;
 
 impl Tensor {
@@ -23,7 +23,7 @@ impl Tensor {
         } else {
             None
         };
-        Ok(Tensor::from_buffer(x.backend(), buf, x.shape().clone(), op))
+        Ok(Tensor::from_buffer(x.backend(), buf, x.shape(), op))
     }
 
     /// `-x`.
@@ -207,14 +207,19 @@ impl Tensor {
             }))
         };
         let (a, b) = (prep(self)?, prep(rhs)?);
-        let backend = a.backend();
-        let buf = backend.binary(op, a.hold().view(), b.hold().view())?;
-        let rec = if op.is_predicate() || !dtype.is_float() {
+        a.binary_kernel(op, &b, &shape)
+    }
+
+    /// `op` on two operands of one dtype, device and shape `shape`.
+    fn binary_kernel(&self, op: BinaryOp, rhs: &Tensor, shape: &Shape) -> Result<Tensor> {
+        let backend = self.backend();
+        let buf = backend.binary(op, self.hold().view(), rhs.hold().view())?;
+        let rec = if op.is_predicate() || !self.dtype().is_float() {
             None
         } else {
-            record(&[&a, &b], || Op::Binary {
-                lhs: Tensor::clone(&a),
-                rhs: Tensor::clone(&b),
+            record(&[self, rhs], || Op::Binary {
+                lhs: self.clone(),
+                rhs: rhs.clone(),
                 op,
             })
         };
@@ -232,6 +237,11 @@ impl Tensor {
     }
 
     fn binary_op(&self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
+        // The common case, float operands of one dtype, device and shape, has nothing to
+        // promote or broadcast.
+        if self.same_storage_key(rhs) && self.dtype().is_float() && self.shape() == rhs.shape() {
+            return self.binary_kernel(op, rhs, self.shape());
+        }
         no_bool_subtraction(
             op,
             self.dtype() == DType::Bool || rhs.dtype() == DType::Bool,
@@ -297,12 +307,7 @@ impl Tensor {
                 s,
             })
         };
-        Ok(Tensor::from_buffer(
-            x.backend(),
-            buf,
-            x.shape().clone(),
-            rec,
-        ))
+        Ok(Tensor::from_buffer(x.backend(), buf, x.shape(), rec))
     }
 
     /// `self + rhs`, broadcasting.
@@ -482,7 +487,7 @@ impl Tensor {
         } else {
             None
         };
-        Ok(Tensor::from_buffer(self.backend(), buf, shape, rec))
+        Ok(Tensor::from_buffer(self.backend(), buf, &shape, rec))
     }
 
     /// `value` where `mask` (Bool) is true, else `self`, in this tensor's dtype. As the

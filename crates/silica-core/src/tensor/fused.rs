@@ -55,7 +55,7 @@ impl Tensor {
             .adam_step(self.hold().view(), grad.hold().view(), views, s)
             .map(|bufs| {
                 bufs.into_iter()
-                    .map(|b| Tensor::from_buffer(self.backend(), b, self.shape().clone(), None))
+                    .map(|b| Tensor::from_buffer(self.backend(), b, self.shape(), None))
                     .collect()
             });
         fused_or(fused, || self.adam_composed(grad, moments, s))

@@ -50,7 +50,7 @@ impl Tensor {
         Ok(Tensor::from_buffer(
             self.backend(),
             buf,
-            Shape::new(dims),
+            &Shape::new(dims),
             op,
         ))
     }
@@ -88,12 +88,7 @@ impl Tensor {
             dim: d,
             index: index.clone(),
         });
-        Ok(Tensor::from_buffer(
-            self.backend(),
-            buf,
-            index.shape().clone(),
-            op,
-        ))
+        Ok(Tensor::from_buffer(self.backend(), buf, index.shape(), op))
     }
 
     /// A copy of `self` with `out[i][index[i][j]] += src[i][j]` for `dim = 1` (likewise for
@@ -128,12 +123,7 @@ impl Tensor {
             index: index.clone(),
             src: src.clone(),
         });
-        Ok(Tensor::from_buffer(
-            self.backend(),
-            buf,
-            self.shape().clone(),
-            op,
-        ))
+        Ok(Tensor::from_buffer(self.backend(), buf, self.shape(), op))
     }
 
     /// Looks up rows of this `[num_embeddings, dim]` weight for integer `ids` of any shape:
@@ -311,7 +301,7 @@ impl Tensor {
             xs: xs.clone(),
             dim: d,
         });
-        Ok(Tensor::from_buffer(backend, out_buf, shape, op))
+        Ok(Tensor::from_buffer(backend, out_buf, &shape, op))
     }
 
     /// Joins tensors of one shape along a new dim `dim`.
@@ -361,7 +351,7 @@ impl Tensor {
             x: self.clone(),
             region: region.to_vec(),
         });
-        Ok(Tensor::from_buffer(backend, buf, shape.clone(), op))
+        Ok(Tensor::from_buffer(backend, buf, shape, op))
     }
 
     /// The view of `dims` elements at `(start, step)` of each dim.

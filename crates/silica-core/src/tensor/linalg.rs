@@ -86,7 +86,7 @@ impl Tensor {
             lhs: a.clone(),
             rhs: b.clone(),
         });
-        let out = Tensor::from_buffer(a.backend(), buf, with(&[m, n]), op);
+        let out = Tensor::from_buffer(a.backend(), buf, &with(&[m, n]), op);
         match (self.rank(), rhs.rank()) {
             (1, 1) => out.reshape(()),
             (1, _) => out.squeeze(-2),

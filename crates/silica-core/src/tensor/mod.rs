@@ -62,6 +62,7 @@ pub struct TensorId(u64);
 impl TensorId {
     /// A fresh id. Each thread takes ids from the shared counter in blocks, so that creating a
     /// tensor costs no atomic operation.
+    #[inline]
     fn next() -> Self {
         const BLOCK: u64 = 1024;
         static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -104,15 +105,13 @@ pub(crate) struct TensorImpl {
 
 /// A storage's dtype and device packed in a `u64`: the dtype's index in [`DType::ALL`] in
 /// bits 0..8, the device kind in bits 8..16, its ordinal above.
-struct StorageKey;
+pub(crate) struct StorageKey;
 
 impl StorageKey {
-    fn of(storage: &Storage) -> u64 {
-        let dtype = DType::ALL
-            .iter()
-            .position(|&d| d == storage.buffer().dtype())
-            .expect("every dtype is in DType::ALL") as u64;
-        let (kind, ordinal) = match storage.backend().device() {
+    pub(crate) fn of(dtype: DType, device: Device) -> u64 {
+        // `DType`'s discriminants are its indices in `DType::ALL`.
+        let dtype = dtype as u64;
+        let (kind, ordinal) = match device {
             Device::Cpu => (0, 0),
             Device::Cuda(i) => (1, i),
             Device::Metal(i) => (2, i),
@@ -157,21 +156,27 @@ impl Drop for TensorImpl {
 
 impl Tensor {
     /// Wraps a fresh contiguous buffer of `shape`, recording `op` for autograd.
+    #[inline]
     pub(crate) fn from_buffer(
         backend: BackendRef,
         buffer: BufferBox,
-        shape: Shape,
+        shape: &Shape,
         op: Option<Op>,
     ) -> Tensor {
         debug_assert_eq!(buffer.len(), shape.elem_count());
-        Tensor::make(Storage::new(backend, buffer), Layout::contiguous(shape), op)
+        Tensor::make(
+            Storage::new(backend, buffer),
+            Layout::contiguous(shape.clone()),
+            op,
+        )
     }
 
+    #[inline(always)]
     fn make(storage: Arc<Storage>, layout: Layout, op: Option<Op>) -> Tensor {
         let is_leaf = op.is_none();
         Tensor(Arc::new(TensorImpl {
             id: TensorId::next(),
-            key: AtomicU64::new(StorageKey::of(&storage)),
+            key: AtomicU64::new(storage.key()),
             storage: RwLock::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
@@ -188,6 +193,7 @@ impl Tensor {
     }
 
     /// The storage, held for the length of a kernel call.
+    #[inline]
     fn storage(&self) -> RwLockReadGuard<'_, Arc<Storage>> {
         // Recursive, so that one thread may hold a tensor twice (`x.add(&x)`) even while
         // another waits to write.
@@ -229,6 +235,11 @@ impl Tensor {
         StorageKey::dtype(self.0.key.load(Ordering::Relaxed))
     }
 
+    /// True when `self` and `other` have one dtype and one device.
+    pub(crate) fn same_storage_key(&self, other: &Tensor) -> bool {
+        self.0.key.load(Ordering::Relaxed) == other.0.key.load(Ordering::Relaxed)
+    }
+
     /// The device holding the storage.
     pub fn device(&self) -> Device {
         StorageKey::device(self.0.key.load(Ordering::Relaxed))
@@ -261,6 +272,7 @@ impl Tensor {
     }
 
     /// The backend that owns the storage.
+    #[inline]
     pub(crate) fn backend(&self) -> BackendRef {
         if self.device() == Device::Cpu {
             // The common case, without taking the storage's lock.
@@ -270,6 +282,7 @@ impl Tensor {
     }
 
     /// The storage held with the layout, for a kernel call: `t.hold().view()`.
+    #[inline]
     pub(crate) fn hold(&self) -> Held<'_> {
         Held {
             storage: self.storage(),
@@ -436,12 +449,7 @@ impl Tensor {
         } else {
             None
         };
-        Ok(Tensor::from_buffer(
-            self.backend(),
-            buf,
-            self.shape().clone(),
-            op,
-        ))
+        Ok(Tensor::from_buffer(self.backend(), buf, self.shape(), op))
     }
 
     /// A copy of this tensor on `device` (a clone when already there). Differentiable.
@@ -453,7 +461,7 @@ impl Tensor {
         target.check_dtype("to_device", self.dtype())?;
         let buf = self.backend().copy_to(self.hold().view(), target)?;
         let op = crate::autograd::record(&[self], || Op::ToDevice { x: self.clone() });
-        Ok(Tensor::from_buffer(target, buf, self.shape().clone(), op))
+        Ok(Tensor::from_buffer(target, buf, self.shape(), op))
     }
 
     /// A contiguous tensor with these elements: `self` when already contiguous, else a copy.
@@ -468,12 +476,7 @@ impl Tensor {
     pub fn copy(&self) -> Result<Tensor> {
         let buf = self.backend().copy(self.hold().view(), self.dtype())?;
         let op = crate::autograd::record(&[self], || Op::Copy { x: self.clone() });
-        Ok(Tensor::from_buffer(
-            self.backend(),
-            buf,
-            self.shape().clone(),
-            op,
-        ))
+        Ok(Tensor::from_buffer(self.backend(), buf, self.shape(), op))
     }
 
     /// Replaces this tensor's data with `src`'s, keeping the handle, like PyTorch's
@@ -526,9 +529,7 @@ impl Tensor {
         };
         let storage = owned.storage().clone();
         let mut slot = self.0.storage.write();
-        self.0
-            .key
-            .store(StorageKey::of(&storage), Ordering::Relaxed);
+        self.0.key.store(storage.key(), Ordering::Relaxed);
         let old = std::mem::replace(&mut *slot, storage);
         drop(slot);
         drop(old);
@@ -551,8 +552,8 @@ impl Tensor {
         let src_layout = src.layout().broadcast_to(self.shape(), "assign")?;
         let (from, to) = (src.storage(), self.storage());
         to.backend().copy_into(
-            View::new(from.buffer(), &src_layout),
-            to.buffer(),
+            View::of(from.buffer(), &src_layout),
+            &**to.buffer(),
             self.layout(),
         )
     }
@@ -566,8 +567,9 @@ pub(crate) struct Held<'a> {
 
 impl Held<'_> {
     /// The view a kernel takes.
+    #[inline]
     pub(crate) fn view(&self) -> View<'_> {
-        View::new(self.storage.buffer(), self.layout)
+        View::of(self.storage.buffer(), self.layout)
     }
 }
 

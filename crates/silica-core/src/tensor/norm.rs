@@ -78,9 +78,9 @@ impl Tensor {
         );
         let fused = fused.map(|[y, m, v]| {
             (
-                Tensor::from_buffer(backend, y, self.shape().clone(), None),
-                Tensor::from_buffer(backend, m, Shape::new(vec![c]), None),
-                Tensor::from_buffer(backend, v, Shape::new(vec![c]), None),
+                Tensor::from_buffer(backend, y, self.shape(), None),
+                Tensor::from_buffer(backend, m, &Shape::new(vec![c]), None),
+                Tensor::from_buffer(backend, v, &Shape::new(vec![c]), None),
             )
         });
         let (y, mean, var) = fused_or(fused, || {

@@ -99,12 +99,12 @@ impl Tensor {
         let p = self.pool_params("max_pool2d", cfg)?;
         let (vals, idx) = self.backend().max_pool2d(self.hold().view(), &p)?;
         let shape = Shape::new(vec![p.batch, p.channels, p.out_h(), p.out_w()]);
-        let indices = Tensor::from_buffer(self.backend(), idx, shape.clone(), None);
+        let indices = Tensor::from_buffer(self.backend(), idx, &shape, None);
         let op = record(&[self], || Op::MaxPool2d {
             x: self.clone(),
             indices,
         });
-        Ok(Tensor::from_buffer(self.backend(), vals, shape, op))
+        Ok(Tensor::from_buffer(self.backend(), vals, &shape, op))
     }
 
     /// 2-D average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]`.
@@ -122,7 +122,7 @@ impl Tensor {
             x: self.clone(),
             params: *p,
         });
-        Ok(Tensor::from_buffer(self.backend(), buf, shape, op))
+        Ok(Tensor::from_buffer(self.backend(), buf, &shape, op))
     }
 
     /// Average pooling of `[n, c, h, w]` to `[n, c, out_h, out_w]` with windows chosen as

@@ -22,10 +22,10 @@ impl Tensor {
         let shape = self.shape().reduced(dims, true);
         if dims.is_empty() {
             let buf = self.backend().copy(self.hold().view(), self.dtype())?;
-            return Ok(Tensor::from_buffer(self.backend(), buf, shape, None));
+            return Ok(Tensor::from_buffer(self.backend(), buf, &shape, None));
         }
         let buf = self.backend().reduce(op, self.hold().view(), dims)?;
-        Ok(Tensor::from_buffer(self.backend(), buf, shape, None))
+        Ok(Tensor::from_buffer(self.backend(), buf, &shape, None))
     }
 
     /// Reshapes a keepdim result to drop the reduced dims when `keepdim` is false.

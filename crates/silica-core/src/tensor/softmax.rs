@@ -17,7 +17,7 @@ impl Tensor {
         let fused = self
             .backend()
             .softmax(self.hold().view(), d, log)
-            .map(|buf| Tensor::from_buffer(self.backend(), buf, self.shape().clone(), None));
+            .map(|buf| Tensor::from_buffer(self.backend(), buf, self.shape(), None));
         let out = fused_or(fused, || {
             no_grad_scope(|| {
                 let shifted = self.sub(&self.max(d, true)?)?;

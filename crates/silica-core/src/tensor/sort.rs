@@ -27,13 +27,13 @@ impl Tensor {
         };
         let (values, indices) = self.backend().sort(self.hold().view(), d, descending)?;
         let backend = self.backend();
-        let indices = Tensor::from_buffer(backend, indices, self.shape().clone(), None);
+        let indices = Tensor::from_buffer(backend, indices, self.shape(), None);
         let op = record(&[self], || Op::Gather {
             x: self.clone(),
             dim: d,
             index: indices.clone(),
         });
-        let values = Tensor::from_buffer(backend, values, self.shape().clone(), op);
+        let values = Tensor::from_buffer(backend, values, self.shape(), op);
         Ok((values, indices))
     }
 

@@ -48,6 +48,7 @@ pub struct CpuBuffer {
 
 impl CpuBuffer {
     /// Wraps host data.
+    #[inline]
     pub fn new(data: HostData) -> Self {
         CpuBuffer {
             dtype: data.dtype(),
@@ -56,9 +57,10 @@ impl CpuBuffer {
         }
     }
 
-    /// Boxes host data as a buffer.
+    /// Host data as a kernel's result.
+    #[inline]
     pub fn boxed(data: HostData) -> BufferBox {
-        Box::new(CpuBuffer::new(data))
+        BufferBox::cpu(CpuBuffer::new(data))
     }
 
     /// Reads the data.
@@ -105,7 +107,11 @@ pub(crate) struct Read<'a> {
 
 pub(crate) fn read<'a>(v: View<'a>, op: &'static str) -> Result<Read<'a>> {
     Ok(Read {
-        data: cpu_buf(v.buf, op)?.read(),
+        data: match v.known_cpu() {
+            Some(b) => b,
+            None => cpu_buf(v.buf, op)?,
+        }
+        .read(),
         layout: v.layout,
     })
 }
