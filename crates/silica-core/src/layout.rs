@@ -38,6 +38,17 @@ impl Layout {
         }
     }
 
+    /// [`Layout::contiguous`] of a borrowed shape, built in place: the hot path of every op's
+    /// output.
+    #[inline(always)]
+    pub(crate) fn contiguous_of(shape: &Shape) -> Self {
+        Layout {
+            shape: shape.clone(),
+            strides: shape.strides_inline(),
+            offset: 0,
+        }
+    }
+
     /// A layout with explicit strides and offset. The caller keeps it inside its storage.
     ///
     /// An empty view touches no element, so its offset is normalised to 0: kernels may then
@@ -83,6 +94,7 @@ impl Layout {
 
     /// True when the elements are in row-major order with no gaps (dims of size 1 may have any
     /// stride).
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1;
         for (&d, &s) in self.dims().iter().zip(&self.strides).rev() {

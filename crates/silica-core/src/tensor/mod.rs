@@ -166,7 +166,7 @@ impl Tensor {
         debug_assert_eq!(buffer.len(), shape.elem_count());
         Tensor::make(
             Storage::new(backend, buffer),
-            Layout::contiguous(shape.clone()),
+            Layout::contiguous_of(shape),
             op,
         )
     }
@@ -174,14 +174,16 @@ impl Tensor {
     #[inline(always)]
     fn make(storage: Arc<Storage>, layout: Layout, op: Option<Op>) -> Tensor {
         let is_leaf = op.is_none();
-        Tensor(Arc::new(TensorImpl {
-            id: TensorId::next(),
+        let op = op.map(Box::new);
+        let id = TensorId::next();
+        Tensor(crate::storage::arc_in_place(|| TensorImpl {
+            id,
             key: AtomicU64::new(storage.key()),
             storage: RwLock::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
             layout,
-            op: Mutex::new(op.map(Box::new)),
+            op: Mutex::new(op),
             grad: Mutex::new(None),
             hooks: Mutex::new(None),
         }))
