@@ -367,6 +367,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clones_compare_and_hash_as_their_dims_at_every_rank() {
+        use std::hash::{BuildHasher, RandomState};
+        let hasher = RandomState::new();
+        let shapes: Vec<Shape> = (0..=6)
+            .map(|rank| Shape::new((2..2 + rank).collect()))
+            .collect();
+        for (i, a) in shapes.iter().enumerate() {
+            let copy = a.clone();
+            assert_eq!(copy.dims(), a.dims(), "rank {i}");
+            assert_eq!(
+                hasher.hash_one(&copy),
+                hasher.hash_one(a.dims()),
+                "rank {i}"
+            );
+            for (j, b) in shapes.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{a} == {b}");
+            }
+        }
+        // Same rank, one dim apart.
+        assert_ne!(Shape::new(vec![2, 3, 4]), Shape::new(vec![2, 3, 5]));
+    }
+
+    #[test]
     fn contiguous_strides_at_every_rank() {
         let cases: [(&[usize], &[usize]); 8] = [
             (&[], &[]),

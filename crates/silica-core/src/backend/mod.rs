@@ -97,7 +97,7 @@ impl BufferBox {
         }
     }
 
-    /// The CPU buffer inside, if this is one.
+    /// Unwraps the CPU buffer inside, if this is one.
     pub(crate) fn into_cpu(self) -> Option<cpu::CpuBuffer> {
         match self.0 {
             BufferRepr::Cpu(b) => Some(b),
