@@ -1,8 +1,7 @@
 //! Storage: one backend buffer, shared by every tensor that views it.
 
 use crate::backend::{get, BackendRef, BufferBox, MemoryCounters, MemoryStats};
-use crate::tensor::StorageKey;
-use crate::{Device, Result};
+use crate::{DType, Device, Result};
 use std::sync::Arc;
 
 /// A device buffer and the backend that owns it. Dropping the last `Arc<Storage>` frees the
@@ -57,6 +56,38 @@ impl Drop for Storage {
     }
 }
 
+/// A storage's dtype and device packed in a `u64`: the dtype's index in [`DType::ALL`] in
+/// bits 0..8, the device kind in bits 8..16, its ordinal above.
+pub(crate) struct StorageKey;
+
+impl StorageKey {
+    pub(crate) fn of(dtype: DType, device: Device) -> u64 {
+        // `DType`'s discriminants are its indices in `DType::ALL`.
+        let dtype = dtype as u64;
+        let (kind, ordinal) = match device {
+            Device::Cpu => (0, 0),
+            Device::Cuda(i) => (1, i),
+            Device::Metal(i) => (2, i),
+            Device::Custom(i) => (3, i),
+        };
+        dtype | (kind << 8) | ((ordinal as u64) << 16)
+    }
+
+    pub(crate) fn dtype(key: u64) -> DType {
+        DType::ALL[(key & 0xff) as usize]
+    }
+
+    pub(crate) fn device(key: u64) -> Device {
+        let ordinal = (key >> 16) as usize;
+        match (key >> 8) & 0xff {
+            0 => Device::Cpu,
+            1 => Device::Cuda(ordinal),
+            2 => Device::Metal(ordinal),
+            _ => Device::Custom(ordinal),
+        }
+    }
+}
+
 /// `Arc::new(make())`, with the value written straight into the new allocation.
 ///
 /// `Arc::new` builds its argument on the stack and copies it: for the storage and the tensor
@@ -103,8 +134,27 @@ pub fn empty_cache(device: Device) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::arc_in_place;
+    use super::{arc_in_place, StorageKey};
+    use crate::{DType, Device};
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn storage_keys_unpack_to_their_dtype_and_device() {
+        let devices = [
+            Device::Cpu,
+            Device::Cuda(0),
+            Device::Cuda(7),
+            Device::Metal(1),
+            Device::Custom(300),
+        ];
+        for dtype in DType::ALL {
+            for device in devices {
+                let key = StorageKey::of(dtype, device);
+                assert_eq!(StorageKey::dtype(key), dtype, "{dtype} on {device}");
+                assert_eq!(StorageKey::device(key), device, "{dtype} on {device}");
+            }
+        }
+    }
 
     /// Counts its drops in the counter it points to.
     struct Counted<'a>(&'a AtomicUsize, [u64; 8]);

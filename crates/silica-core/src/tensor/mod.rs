@@ -28,7 +28,7 @@ pub use view::{DimSize, ShapeSpec};
 
 use crate::autograd::{Hooks, Op};
 use crate::backend::{BackendRef, BufferBox, View};
-use crate::storage::Storage;
+use crate::storage::{Storage, StorageKey};
 use crate::{DType, Device, Element, Error, HostData, Layout, Result, Shape};
 use parking_lot::{RwLock, RwLockReadGuard};
 use std::cell::Cell;
@@ -101,38 +101,6 @@ pub(crate) struct TensorImpl {
     pub(crate) grad: Mutex<Option<Tensor>>,
     /// Hooks and `retain_grad`, allocated on first use.
     pub(crate) hooks: Mutex<Option<Box<Hooks>>>,
-}
-
-/// A storage's dtype and device packed in a `u64`: the dtype's index in [`DType::ALL`] in
-/// bits 0..8, the device kind in bits 8..16, its ordinal above.
-pub(crate) struct StorageKey;
-
-impl StorageKey {
-    pub(crate) fn of(dtype: DType, device: Device) -> u64 {
-        // `DType`'s discriminants are its indices in `DType::ALL`.
-        let dtype = dtype as u64;
-        let (kind, ordinal) = match device {
-            Device::Cpu => (0, 0),
-            Device::Cuda(i) => (1, i),
-            Device::Metal(i) => (2, i),
-            Device::Custom(i) => (3, i),
-        };
-        dtype | (kind << 8) | ((ordinal as u64) << 16)
-    }
-
-    fn dtype(key: u64) -> DType {
-        DType::ALL[(key & 0xff) as usize]
-    }
-
-    fn device(key: u64) -> Device {
-        let ordinal = (key >> 16) as usize;
-        match (key >> 8) & 0xff {
-            0 => Device::Cpu,
-            1 => Device::Cuda(ordinal),
-            2 => Device::Metal(ordinal),
-            _ => Device::Custom(ordinal),
-        }
-    }
 }
 
 impl Drop for TensorImpl {
