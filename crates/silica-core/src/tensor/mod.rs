@@ -132,15 +132,18 @@ impl Tensor {
         op: Option<Op>,
     ) -> Tensor {
         debug_assert_eq!(buffer.len(), shape.elem_count());
+        // The layout is built inside the allocation's initialiser, so that it is written once,
+        // in place: built outside and moved in, its scalar stores were read back by wider loads
+        // that stalled on store forwarding.
         Tensor::make(
             Storage::new(backend, buffer),
-            Layout::contiguous_of(shape),
+            || Layout::contiguous_of(shape),
             op,
         )
     }
 
     #[inline(always)]
-    fn make(storage: Arc<Storage>, layout: Layout, op: Option<Op>) -> Tensor {
+    fn make(storage: Arc<Storage>, layout: impl FnOnce() -> Layout, op: Option<Op>) -> Tensor {
         let is_leaf = op.is_none();
         let op = op.map(Box::new);
         let id = TensorId::next();
@@ -150,7 +153,7 @@ impl Tensor {
             storage: RwLock::new(storage),
             requires_grad: AtomicBool::new(!is_leaf),
             is_leaf,
-            layout,
+            layout: layout(),
             op: Mutex::new(op),
             grad: Mutex::new(None),
             hooks: Mutex::new(None),
@@ -159,7 +162,7 @@ impl Tensor {
 
     /// A new tensor sharing this storage through `layout`, recording `op`.
     pub(crate) fn with_layout(&self, layout: Layout, op: Option<Op>) -> Tensor {
-        Tensor::make(self.storage().clone(), layout, op)
+        Tensor::make(self.storage().clone(), || layout, op)
     }
 
     /// The storage, held for the length of a kernel call.
