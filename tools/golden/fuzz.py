@@ -20,6 +20,7 @@ and one metadata entry, "cases": a JSON list with, per case, its name, op, args,
 crates/silica-nn/tests/differential/ replays the cases through Silica and compares.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -29,6 +30,8 @@ import sys
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_map
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_writer  # noqa: E402
@@ -52,11 +55,48 @@ HALF = (torch.float16, torch.bfloat16)
 INT_VALUED = {"abs", "floor", "ceil", "round", "neg", "relu", "sign", "square"}
 
 
+class RoundEachOp(TorchDispatchMode):
+    """Rounds the f32 result of every aten op to `low` (keeping the f32 dtype): an f32
+    computation that rounds where a kernel of the low dtype would, after each op of the forward
+    and of the backward. A gradient reduced over a broadcast dim then sums rounded terms, as
+    later PyTorch versions and Silica do, rather than exact ones."""
+
+    def __init__(self, low):
+        super().__init__()
+        self.low = low
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+
+        def round_f32(t):
+            if isinstance(t, torch.Tensor) and t.dtype == torch.float32:
+                return t.to(self.low).to(torch.float32)
+            return t
+
+        return tree_map(round_f32, out)
+
+
+def low_dtype(xs):
+    return next((x.dtype for x in xs if isinstance(x, torch.Tensor) and x.dtype in HALF), None)
+
+
+def rounding(rule, xs):
+    """The mode under which a case's equivalent computation and its backward run."""
+    low = low_dtype(xs)
+    if rule is None or rule[2] is not half_as_f32 or low is None:
+        return contextlib.nullcontext()
+    return RoundEachOp(low)
+
+
 def half_as_f32(run, args, xs):
-    """PyTorch 1.13's CPU lacks many f16/bf16 kernels; later versions compute in f32 and round,
-    as Silica does."""
-    low = next(x.dtype for x in xs if x.dtype in HALF)
-    outs = as_list(run(args, [x.float() if x.dtype in HALF else x for x in xs]))
+    """PyTorch 1.13's CPU lacks many f16/bf16 kernels; later versions compute each op in f32
+    and round its result, as Silica does. Run under `rounding`, which rounds every op in
+    between, this does the same."""
+    low = low_dtype(xs)
+    if low is None:
+        raise ValueError("half_as_f32: no f16 or bf16 input")
+    with RoundEachOp(low):
+        outs = as_list(run(args, [x.float() if x.dtype in HALF else x for x in xs]))
     return [o.to(low) if o.dtype == torch.float32 else o for o in outs]
 
 
@@ -453,7 +493,8 @@ def make_case(d, name, index, tensors):
     if not weights:
         return spec
     try:
-        weighted_sum(outs, weights).backward()
+        with rounding(rule, xs):
+            weighted_sum(outs, weights).backward()
     except Exception as e:  # noqa: BLE001
         spec["grad_error"] = short(e)
         rule = find_rule(GRAD_RULES, op_name, args, xs, spec["grad_error"])
@@ -462,7 +503,8 @@ def make_case(d, name, index, tensors):
         spec["rule"] = rule[0]
         for b in bases:
             b.grad = None
-        weighted_sum(equivalent(rule, run, args, xs, op_name), weights).backward()
+        with rounding(rule, xs):
+            weighted_sum(equivalent(rule, run, args, xs, op_name), weights).backward()
     for i, b in enumerate(bases):
         if b.grad is not None:
             tensors[f"{name}/g{i}"] = b.grad.detach().clone()

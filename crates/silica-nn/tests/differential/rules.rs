@@ -7,8 +7,11 @@
 //! Where PyTorch 1.13 raises:
 //!
 //! - `half_kernel_missing`: PyTorch 1.13's CPU has no f16/bf16 kernel for many ops (`"rsqrt_cpu"
-//!   not implemented for 'Half'`), forward or backward. Later versions compute them in f32 and
-//!   round, as Silica does; the reference is the op on f32 copies, rounded back.
+//!   not implemented for 'Half'`), forward or backward. Later versions compute each op in f32
+//!   and round its result, as Silica does; the reference is the op on f32 copies, with every op
+//!   of its forward and backward rounded to the low dtype (`RoundEachOp` in `fuzz.py`). So a
+//!   gradient summed over a broadcast dim adds rounded terms, as Silica's does: with all-f32
+//!   terms, a sum that cancelled (`pow`'s f16 gradient, seed 6) differed by 2%.
 //! - `int_kernel_missing`: a float-valued op of an integer or bool tensor that PyTorch 1.13 has
 //!   no kernel for (`"softplus_cpu" not implemented for 'Long'`). Silica computes float-valued
 //!   ops of integers in F32, as PyTorch does for the others (`exp`, `sigmoid`); the reference is
